@@ -1,0 +1,20 @@
+//! Gennaker's domain model: Spinnaker-compatible applications, pipeline configs, executions,
+//! stages, tasks and statuses. Pure: no I/O.
+
+pub mod application;
+pub mod execution;
+pub mod json;
+pub mod launch;
+pub mod pipeline;
+pub mod stage_types;
+mod status;
+pub mod validation;
+
+pub use execution::{Authentication, Execution, ExecutionType, StageExecution, TaskExecution};
+pub use pipeline::{ParameterConfig, PipelineConfig, StageConfig};
+pub use status::ExecutionStatus;
+
+/// A new time-sortable id (ULID), as Orca uses for executions and stages.
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}

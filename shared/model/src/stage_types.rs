@@ -1,0 +1,42 @@
+//! The stage types Gennaker can run, and the task each one runs.
+
+/// A stage type Gennaker knows how to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageType {
+    /// The `type` key of the stage in pipeline JSON.
+    pub key: &'static str,
+    /// Name of the task shown in the stage's `tasks[]`.
+    pub task_name: &'static str,
+    /// Orca's implementing class, kept so clients that display it see familiar names.
+    pub implementing_class: &'static str,
+}
+
+/// Every supported stage type. Adding a stage family means adding it here, routing it in
+/// `statemachines/stage.asl.json`, and giving it a worker function.
+pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
+    StageType {
+        key: "wait",
+        task_name: "wait",
+        implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask",
+    },
+    StageType {
+        key: "manualJudgment",
+        task_name: "waitForJudgment",
+        implementing_class: "com.netflix.spinnaker.orca.echo.pipeline.ManualJudgmentStage$WaitForManualJudgmentTask",
+    },
+];
+
+pub fn stage_type(key: &str) -> Option<&'static StageType> {
+    SUPPORTED_STAGE_TYPES
+        .iter()
+        .find(|stage_type| stage_type.key == key)
+}
+
+/// `"wait, manualJudgment"`, for error messages.
+pub fn supported_stage_type_list() -> String {
+    SUPPORTED_STAGE_TYPES
+        .iter()
+        .map(|stage_type| stage_type.key)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,1 @@
+//! Validation of pipeline configs (filled in by the validation work).
