@@ -1,1 +1,3 @@
+//! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
+pub mod emulator;
