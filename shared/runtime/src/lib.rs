@@ -1,5 +1,9 @@
 //! Glue shared by every function: AWS SDK configuration (with the endpoint override that
-//! lets the same code run against AWS or the local emulator), logging, and the adapters for
-//! Step Functions and SQS.
+//! lets the same code run against AWS or the local emulator), function configuration from
+//! the environment, logging, SQS batch handling, and the Step Functions adapter.
 
 pub mod aws;
+pub mod batch;
+pub mod env;
+pub mod logging;
+pub mod step_functions;

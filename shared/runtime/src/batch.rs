@@ -1,0 +1,113 @@
+//! SQS batches as Lambda's event source mapping delivers them, answered with partial batch
+//! failures so that only the failed messages come back.
+
+use std::future::Future;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+
+/// Processes a FIFO batch in order. The first failure stops the batch: that message and every
+/// later one are reported failed, so a message group never skips ahead of a failed message.
+pub async fn process_in_order<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut failures = Vec::new();
+    let mut failed = false;
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if failed {
+            failures.push(id);
+            continue;
+        }
+        if let Err(error) = handle(message).await {
+            tracing::warn!(message_id = %id, %error, "message failed; it and the rest of the batch will be retried");
+            failed = true;
+            failures.push(id);
+        }
+    }
+    response(failures)
+}
+
+/// Processes a standard-queue batch: each message on its own.
+pub async fn process_each<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut failures = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if let Err(error) = handle(message).await {
+            tracing::warn!(message_id = %id, %error, "message failed; it will be retried");
+            failures.push(id);
+        }
+    }
+    response(failures)
+}
+
+fn response(failed_ids: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+/// Parses a message body as JSON of type `T`.
+pub fn parse_body<T: serde::de::DeserializeOwned>(message: &SqsMessage) -> Result<T, String> {
+    let body = message.body.as_deref().unwrap_or_default();
+    serde_json::from_str(body).map_err(|error| format!("unreadable message body: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ids: &[&str]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        event.records = ids
+            .iter()
+            .map(|id| {
+                let mut message = SqsMessage::default();
+                message.message_id = Some(id.to_string());
+                message
+            })
+            .collect();
+        event
+    }
+
+    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn in_order_stops_at_the_first_failure() {
+        let mut seen = Vec::new();
+        let response = process_in_order(event(&["a", "b", "c"]), |message| {
+            let id = message.message_id.unwrap();
+            seen.push(id.clone());
+            async move { if id == "b" { Err("boom") } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(seen, vec!["a", "b"]);
+        assert_eq!(failed(&response), vec!["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn each_reports_only_the_failed_messages() {
+        let response = process_each(event(&["a", "b", "c"]), |message| {
+            let id = message.message_id.unwrap();
+            async move { if id == "b" { Err("boom") } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(failed(&response), vec!["b"]);
+    }
+}

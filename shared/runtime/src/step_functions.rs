@@ -1,0 +1,123 @@
+//! Step Functions adapter: named (idempotent) starts, task-token answers and stops, with the
+//! "already done" answers of the service treated as success.
+
+use aws_sdk_sfn::Client;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+#[error("Step Functions {operation} failed: {message}")]
+pub struct StepFunctionsError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+/// What became of a task-token answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAnswer {
+    Delivered,
+    /// The token was already answered, timed out or belongs to a stopped execution.
+    NoLongerWaiting,
+}
+
+#[derive(Clone)]
+pub struct StepFunctions {
+    client: Client,
+}
+
+impl StepFunctions {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Starts `name` unless an execution of that name already exists (a redelivered message
+    /// must not start a stage twice).
+    pub async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &Value,
+    ) -> Result<(), StepFunctionsError> {
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_already_exists()) => {
+                Ok(())
+            }
+            Err(error) => Err(failure("StartExecution", error)),
+        }
+    }
+
+    pub async fn send_task_success(
+        &self,
+        task_token: &str,
+        output: &Value,
+    ) -> Result<TokenAnswer, StepFunctionsError> {
+        let result = self
+            .client
+            .send_task_success()
+            .task_token(task_token)
+            .output(output.to_string())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(TokenAnswer::Delivered),
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.is_task_does_not_exist() || e.is_task_timed_out() || e.is_invalid_token()
+                }) =>
+            {
+                Ok(TokenAnswer::NoLongerWaiting)
+            }
+            Err(error) => Err(failure("SendTaskSuccess", error)),
+        }
+    }
+
+    /// Stops an execution; one that does not exist or already ended is fine.
+    pub async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<(), StepFunctionsError> {
+        let result = self
+            .client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .cause(cause)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_does_not_exist()) => {
+                Ok(())
+            }
+            Err(error) => Err(failure("StopExecution", error)),
+        }
+    }
+}
+
+/// ARN of the execution `name` of the state machine `state_machine_arn`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+}
+
+fn failure<E: std::error::Error + 'static>(operation: &'static str, error: aws_sdk_sfn::error::SdkError<E>) -> StepFunctionsError {
+    let message = match &error {
+        aws_sdk_sfn::error::SdkError::ServiceError(service) => service.err().to_string(),
+        other => other.to_string(),
+    };
+    StepFunctionsError { operation, message: format!("{message} ({error:?})").chars().take(600).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn execution_arn_follows_the_machine_arn() {
+        assert_eq!(
+            super::execution_arn("arn:aws:states:us-east-1:123456789012:stateMachine:stage", "e-s-1"),
+            "arn:aws:states:us-east-1:123456789012:execution:stage:e-s-1"
+        );
+    }
+}
