@@ -4,6 +4,7 @@
 pub mod application;
 pub mod execution;
 pub mod json;
+pub mod judgment;
 pub mod launch;
 pub mod pipeline;
 pub mod stage_types;
