@@ -1,3 +1,4 @@
 //! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
 pub mod emulator;
+pub mod template;
