@@ -1,0 +1,126 @@
+//! Starting and ending single stages (semantics §3.4–3.6).
+
+use gennaker_model::json::bool_field;
+use gennaker_model::{Execution, ExecutionStatus, StageExecution};
+use serde_json::{Map, Value};
+
+use crate::Effect;
+
+/// The worker's result of one stage attempt, borrowed from the event.
+pub(crate) struct StageResult<'a> {
+    pub stage_id: &'a str,
+    pub attempt: u32,
+    pub status: ExecutionStatus,
+    pub context: &'a Map<String, Value>,
+    pub outputs: &'a Map<String, Value>,
+}
+
+/// Orca never copies the stage timeout into pipeline-scoped outputs (§3.5).
+const NEVER_AN_OUTPUT: &str = "stageTimeoutMs";
+
+/// Starts every NOT_STARTED top-level stage whose requisites all completed in a way that
+/// lets downstream run. Because a started stage is no longer NOT_STARTED, a join starts
+/// exactly once: when its last parent completes.
+pub(crate) fn start_ready_stages(execution: &mut Execution, now: i64, effects: &mut Vec<Effect>) {
+    let ready: Vec<String> = execution
+        .top_level_stages()
+        .filter(|stage| stage.status == ExecutionStatus::NotStarted)
+        .filter(|stage| requisites_satisfied(execution, stage))
+        .map(|stage| stage.id.clone())
+        .collect();
+    for stage_id in ready {
+        if let Some(stage) = execution.stage_mut(&stage_id) {
+            effects.push(start_stage(stage, now));
+        }
+    }
+}
+
+/// A requisite naming no stage can never be satisfied (Orca would ignore it and wait
+/// forever; validation refuses such configs).
+fn requisites_satisfied(execution: &Execution, stage: &StageExecution) -> bool {
+    stage.requisite_stage_ref_ids.iter().all(|ref_id| {
+        execution
+            .stage_by_ref_id(ref_id)
+            .is_some_and(|parent| parent.status.satisfies_downstream())
+    })
+}
+
+/// A new attempt: the attempt number names the stage state machine execution, so a
+/// restarted stage never collides with its previous run.
+fn start_stage(stage: &mut StageExecution, now: i64) -> Effect {
+    stage.status = ExecutionStatus::Running;
+    stage.start_time = Some(now);
+    stage.end_time = None;
+    stage.attempt += 1;
+    for task in &mut stage.tasks {
+        task.status = ExecutionStatus::Running;
+        task.start_time = Some(now);
+        task.end_time = None;
+    }
+    Effect::StartStage {
+        stage_id: stage.id.clone(),
+        attempt: stage.attempt,
+    }
+}
+
+/// Merges the worker's data into the stage and ends it; returns the stage's final status.
+pub(crate) fn record_result(
+    stage: &mut StageExecution,
+    result: &StageResult,
+    now: i64,
+) -> ExecutionStatus {
+    stage
+        .context
+        .extend(clone_entries(result.context, |_| true));
+    stage
+        .outputs
+        .extend(clone_entries(result.outputs, |key| key != NEVER_AN_OUTPUT));
+    // The failure options are read after the merge: a worker may set them, as in Orca
+    // where the task result is merged before CompleteTask reads the stage context.
+    let status = stage_status(result.status, &stage.context);
+    end_stage(stage, status, now);
+    status
+}
+
+fn clone_entries<'a>(
+    entries: &'a Map<String, Value>,
+    keep: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = (String, Value)> + 'a {
+    entries
+        .iter()
+        .filter(move |(key, _)| keep(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+}
+
+/// The stage's status from the reported one. A stage machine that ended with a status
+/// that is not final (RUNNING, PAUSED, …) cannot run on without a machine, so it counts as
+/// a TERMINAL failure rather than leaving the stage RUNNING forever.
+fn stage_status(reported: ExecutionStatus, context: &Map<String, Value>) -> ExecutionStatus {
+    match reported {
+        ExecutionStatus::Terminal | ExecutionStatus::Canceled => failure_status(reported, context),
+        complete if complete.is_complete() => complete,
+        _ => failure_status(ExecutionStatus::Terminal, context),
+    }
+}
+
+/// Orca's `StageExecution.failureStatus(default)` (§3.5): "ignore the failure" beats
+/// "halt this branch", which beats the default halt of the whole pipeline.
+fn failure_status(default: ExecutionStatus, context: &Map<String, Value>) -> ExecutionStatus {
+    if bool_field(context, "continuePipeline") == Some(true) {
+        ExecutionStatus::FailedContinue
+    } else if bool_field(context, "failPipeline").unwrap_or(true) {
+        default
+    } else {
+        ExecutionStatus::Stopped
+    }
+}
+
+/// Ends a stage and its tasks with `status` (tasks follow their single stage).
+pub(crate) fn end_stage(stage: &mut StageExecution, status: ExecutionStatus, now: i64) {
+    stage.status = status;
+    stage.end_time = Some(now);
+    for task in &mut stage.tasks {
+        task.status = status;
+        task.end_time = Some(now);
+    }
+}
