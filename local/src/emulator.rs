@@ -43,16 +43,27 @@ pub fn ensure_installed() -> anyhow::Result<PathBuf> {
     let lock = std::fs::File::create(home.join("install.lock"))?;
     lock.lock().context("locking the emulator install")?;
     if !moto.exists() {
-        eprintln!("gennaker: installing the local AWS emulator ({MOTO_REQUIREMENT}) into {}", venv.display());
-        run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(std::process::Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", MOTO_REQUIREMENT]))?;
+        eprintln!(
+            "gennaker: installing the local AWS emulator ({MOTO_REQUIREMENT}) into {}",
+            venv.display()
+        );
+        run(std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv))?;
+        run(std::process::Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            MOTO_REQUIREMENT,
+        ]))?;
     }
     Ok(venv)
 }
 
 fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
@@ -90,12 +101,18 @@ impl Emulator {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         let client = reqwest::Client::new();
         loop {
-            let probe = client.get(format!("{}/moto-api/data.json", self.endpoint)).send().await;
+            let probe = client
+                .get(format!("{}/moto-api/data.json", self.endpoint))
+                .send()
+                .await;
             if probe.is_ok_and(|response| response.status().is_success()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the emulator did not answer on {} within {STARTUP_DEADLINE:?}", self.endpoint);
+                bail!(
+                    "the emulator did not answer on {} within {STARTUP_DEADLINE:?}",
+                    self.endpoint
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -111,7 +128,10 @@ impl Emulator {
             .send()
             .await?;
         if !response.status().is_success() {
-            bail!("enabling Step Functions execution failed: {}", response.status());
+            bail!(
+                "enabling Step Functions execution failed: {}",
+                response.status()
+            );
         }
         Ok(())
     }

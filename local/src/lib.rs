@@ -1,4 +1,8 @@
 //! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
 pub mod emulator;
+pub mod host;
+mod pollers;
 pub mod template;
+
+pub use host::{LocalOptions, Running, start};

@@ -1,1 +1,47 @@
-fn main() {}
+//! `gennaker`: runs Gennaker locally (API on 127.0.0.1:8084, engine, local AWS emulator)
+//! until Ctrl-C.
+
+use gennaker_local::{LocalOptions, start};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    gennaker_runtime::logging::init(false);
+    let options = parse_args(std::env::args().skip(1))?;
+    let running = start(options).await?;
+    println!(
+        "Gennaker is running: API at {} (Gate-compatible), AWS emulator at {}",
+        running.api_url(),
+        running.emulator_endpoint()
+    );
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping…");
+    running.stop().await;
+    Ok(())
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions> {
+    let mut options = LocalOptions::default();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "local" => {}
+            "--port" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--port needs a value"))?;
+                options.api_port = value
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--port: '{value}' is not a port number"))?;
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: gennaker [local] [--port PORT]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084)."
+                );
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument '{other}' (try --help)"),
+        }
+    }
+    Ok(options)
+}

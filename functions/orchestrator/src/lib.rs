@@ -1,1 +1,207 @@
+//! The orchestrator (Spinnaker's Orca): consumes the orchestration FIFO queue, applies each
+//! event to the execution with the pure engine, persists the result with conditional
+//! writes, then acts on the effects (start/stop stage state machines, complete the
+//! pipeline state machine).
+//!
+//! Safe under at-least-once delivery: a duplicate event leaves the state unchanged, and then
+//! the effects implied by the persisted state are re-issued (all idempotent), which heals a
+//! crash between persisting and acting.
 
+pub mod messages;
+mod stage_input;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_engine::{Effect, Event};
+use gennaker_model::Execution;
+use gennaker_model::json::now_millis;
+use gennaker_runtime::batch::{parse_body, process_in_order};
+use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
+use gennaker_store::{Store, StoreError, Tables};
+use serde_json::json;
+
+pub use messages::{OrchestrationMessage, StageResult};
+
+/// How often a lost optimistic-locking race is retried from a fresh read before the message
+/// is handed back to the queue.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    StepFunctions(#[from] StepFunctionsError),
+    #[error("{0}")]
+    BadMessage(String),
+    #[error("execution {0} does not exist")]
+    UnknownExecution(String),
+    #[error("execution {0} kept changing under us; giving the message back to the queue")]
+    Contended(String),
+}
+
+/// Configuration read once at cold start.
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    pub executions_table: String,
+    pub pipelines_table: String,
+    pub stage_state_machine_arn: String,
+}
+
+impl OrchestratorConfig {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+        Ok(Self {
+            executions_table: env.required("EXECUTIONS_TABLE")?,
+            pipelines_table: env.required("PIPELINES_TABLE")?,
+            stage_state_machine_arn: env.required("STAGE_STATE_MACHINE_ARN")?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Orchestrator {
+    store: Store,
+    step_functions: StepFunctions,
+    stage_state_machine_arn: String,
+}
+
+impl Orchestrator {
+    pub fn new(sdk: &aws_config::SdkConfig, config: OrchestratorConfig) -> Self {
+        let tables = Tables {
+            // The orchestrator never reads applications; its role has no access to them.
+            applications: String::new(),
+            pipelines: config.pipelines_table,
+            executions: config.executions_table,
+        };
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
+            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+            stage_state_machine_arn: config.stage_state_machine_arn,
+        }
+    }
+
+    /// Lambda entry point: one FIFO batch, partial failures reported.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_in_order(event, |message| async move {
+            let parsed: OrchestrationMessage =
+                parse_body(&message).map_err(OrchestratorError::BadMessage)?;
+            self.handle(parsed).await
+        })
+        .await
+    }
+
+    pub async fn handle(&self, message: OrchestrationMessage) -> Result<(), OrchestratorError> {
+        let execution_id = message.execution_id().to_string();
+        let span = tracing::info_span!("orchestrate", execution_id = %execution_id);
+        let _entered = span.enter();
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match self.apply_once(&message).await {
+                Err(OrchestratorError::Store(StoreError::Conflict(reason))) => {
+                    tracing::debug!(%reason, "lost a write race; retrying from a fresh read");
+                }
+                other => return other,
+            }
+        }
+        Err(OrchestratorError::Contended(execution_id))
+    }
+
+    async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
+        let execution_id = message.execution_id();
+        let mut stored = self
+            .store
+            .load_execution(execution_id)
+            .await?
+            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))?;
+        if let OrchestrationMessage::StartExecution { task_token, .. } = message
+            && stored.pipeline_task_token.as_deref() != Some(task_token.as_str())
+        {
+            self.store
+                .set_pipeline_task_token(execution_id, task_token)
+                .await?;
+            stored.pipeline_task_token = Some(task_token.clone());
+        }
+        let event = engine_event(message);
+        let (next, effects) = gennaker_engine::apply(stored.execution.clone(), &event);
+        let effects = if next == stored.execution {
+            // Already applied (a redelivery): re-issue what the stored state implies.
+            gennaker_engine::pending_effects(&next)
+        } else {
+            self.store.save_execution(&stored, &next).await?;
+            effects
+        };
+        self.perform(&next, stored.pipeline_task_token.as_deref(), effects)
+            .await
+    }
+
+    async fn perform(
+        &self,
+        execution: &Execution,
+        pipeline_task_token: Option<&str>,
+        effects: Vec<Effect>,
+    ) -> Result<(), OrchestratorError> {
+        for effect in effects {
+            match effect {
+                Effect::StartStage { stage_id, attempt } => {
+                    self.start_stage(execution, &stage_id, attempt).await?
+                }
+                Effect::CancelStage { stage_id, attempt } => {
+                    let name = format!("{}-{stage_id}-{attempt}", execution.id);
+                    let arn = execution_arn(&self.stage_state_machine_arn, &name);
+                    self.step_functions
+                        .stop_execution(&arn, "execution halted")
+                        .await?;
+                }
+                Effect::CompleteExecution { status } => match pipeline_task_token {
+                    Some(token) => {
+                        let output = json!({ "status": status, "executionId": execution.id });
+                        self.step_functions
+                            .send_task_success(token, &output)
+                            .await?;
+                    }
+                    None => {
+                        tracing::warn!(%status, "execution completed without a pipeline task token")
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_stage(
+        &self,
+        execution: &Execution,
+        stage_id: &str,
+        attempt: u32,
+    ) -> Result<(), OrchestratorError> {
+        let stage = execution.stage(stage_id).ok_or_else(|| {
+            OrchestratorError::BadMessage(format!("engine asked to start unknown stage {stage_id}"))
+        })?;
+        let name = format!("{}-{stage_id}-{attempt}", execution.id);
+        let input = stage_input::for_stage(execution, stage);
+        tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
+        self.step_functions
+            .start_execution(&self.stage_state_machine_arn, &name, &input)
+            .await?;
+        Ok(())
+    }
+}
+
+fn engine_event(message: &OrchestrationMessage) -> Event {
+    let now = now_millis();
+    match message {
+        OrchestrationMessage::StartExecution { .. } => Event::Start { now },
+        OrchestrationMessage::StageFinished {
+            stage_id,
+            attempt,
+            result,
+            ..
+        } => Event::StageFinished {
+            stage_id: stage_id.clone(),
+            attempt: *attempt,
+            status: result.status,
+            context: result.context.clone(),
+            outputs: result.outputs.clone(),
+            now,
+        },
+    }
+}

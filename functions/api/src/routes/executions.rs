@@ -1,0 +1,284 @@
+//! Pipeline executions: trigger, read, list, and patch a stage (manual judgment).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use gennaker_model::json::now_millis;
+use gennaker_model::judgment::Judgment;
+use gennaker_model::launch::{build_execution, resolve_trigger};
+use gennaker_model::{
+    Execution, ExecutionStatus, ExecutionType, PipelineConfig, StageExecution, new_id,
+};
+use gennaker_store::StoreError;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::body::json_object;
+use crate::error::ApiError;
+use crate::identity::{caller, user_name};
+use crate::routes::pipeline_configs::resolve;
+
+/// `POST /pipelines/{application}/{nameOrId}`: 202 `{"ref": "/pipelines/<id>"}`.
+pub async fn trigger(
+    State(state): State<AppState>,
+    Path((application, name_or_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let supplied = json_object(&body, true)?;
+    let config = resolve(&state, &application, &name_or_id).await?;
+    let caller = caller(&headers);
+    let trigger = resolve_trigger(&config, supplied, &caller).map_err(|missing| {
+        ApiError::invalid_field(&format!("parameters.{}", missing.0), missing.to_string())
+    })?;
+    let execution = build_execution(&config, new_id(), trigger, &caller, now_millis(), new_id);
+    if config.is_disabled() {
+        record_refused_start(
+            &state,
+            execution,
+            "Pipeline is disabled and cannot be started.",
+        )
+        .await?;
+        return Err(ApiError::bad_request(format!(
+            "Pipeline '{}' is disabled and cannot be started",
+            name(&config)
+        )));
+    }
+    state
+        .store
+        .create_execution(&execution, state.execution_ttl_seconds)
+        .await?;
+    let input = json!({ "executionId": execution.id, "application": execution.application });
+    state
+        .step_functions
+        .start_execution(&state.pipeline_state_machine_arn, &execution.id, &input)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "ref": format!("/pipelines/{}", execution.id) })),
+    ))
+}
+
+fn name(config: &PipelineConfig) -> &str {
+    config.name().unwrap_or_default()
+}
+
+/// Orca records a start it refuses as a TERMINAL, system-canceled execution (semantics §2.1).
+async fn record_refused_start(
+    state: &AppState,
+    mut execution: Execution,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let now = now_millis();
+    execution.status = ExecutionStatus::Terminal;
+    execution.canceled = true;
+    execution.canceled_by = Some("system".to_string());
+    execution.cancellation_reason = Some(format!("Failed on startup: {reason}"));
+    execution.start_time = Some(now);
+    execution.end_time = Some(now);
+    state
+        .store
+        .create_execution(&execution, state.execution_ttl_seconds)
+        .await?;
+    Ok(())
+}
+
+/// `GET /pipelines/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(load_pipeline_execution(&state, &id).await?))
+}
+
+async fn load_pipeline_execution(state: &AppState, id: &str) -> Result<Execution, ApiError> {
+    let not_found = || ApiError::not_found(format!("Pipeline not found (id: {id})"));
+    let stored = state
+        .store
+        .load_execution(id)
+        .await?
+        .ok_or_else(not_found)?;
+    match stored.execution.execution_type {
+        ExecutionType::Pipeline => Ok(stored.execution),
+        ExecutionType::Orchestration => Err(not_found()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    statuses: Option<String>,
+    expand: Option<bool>,
+}
+
+/// How many executions one listing reads at most, across all configs of the application.
+const LIST_READ_CAP: usize = 500;
+
+/// `GET /applications/{application}/pipelines?limit=&statuses=&expand=`: the newest `limit`
+/// executions per pipeline config, oldest first (Orca's order).
+pub async fn list_for_application(
+    State(state): State<AppState>,
+    Path(application): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Execution>>, ApiError> {
+    let statuses = parse_statuses(query.statuses.as_deref())?;
+    let per_config = query.limit.unwrap_or(10);
+    let executions = state
+        .store
+        .list_executions_for_application(&application, LIST_READ_CAP, statuses.as_deref())
+        .await?;
+    let mut kept_per_config: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept: Vec<Execution> = executions
+        .into_iter()
+        .filter(|execution| execution.execution_type == ExecutionType::Pipeline)
+        .filter(|execution| {
+            let count = kept_per_config
+                .entry(execution.pipeline_config_id.clone().unwrap_or_default())
+                .or_default();
+            *count += 1;
+            *count <= per_config
+        })
+        .collect();
+    kept.sort_by(|a, b| {
+        a.start_time
+            .unwrap_or(0)
+            .cmp(&b.start_time.unwrap_or(0))
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    if query.expand == Some(false) {
+        kept.iter_mut().for_each(trim_for_list_view);
+    }
+    Ok(Json(kept))
+}
+
+fn parse_statuses(csv: Option<&str>) -> Result<Option<Vec<ExecutionStatus>>, ApiError> {
+    let Some(csv) = csv.filter(|csv| !csv.trim().is_empty()) else {
+        return Ok(None);
+    };
+    csv.split(',')
+        .map(|status| {
+            status
+                .parse::<ExecutionStatus>()
+                .map_err(|reason| ApiError::invalid_field("statuses", reason))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `expand=false`: Deck's list view gets stage contexts reduced to `{group}`, no outputs, no tasks.
+fn trim_for_list_view(execution: &mut Execution) {
+    for stage in &mut execution.stages {
+        let group = stage.context.get("group").cloned();
+        stage.context = Map::new();
+        if let Some(group) = group {
+            stage.context.insert("group".to_string(), group);
+        }
+        stage.outputs = Map::new();
+        stage.tasks = vec![];
+    }
+    if let Some(Value::Object(parent)) = execution.trigger.get_mut("parentExecution") {
+        parent.insert("stages".to_string(), json!([]));
+    }
+}
+
+/// How often a stage patch retries after losing a race with the orchestrator.
+const PATCH_RETRIES: usize = 5;
+
+/// `PATCH /pipelines/{id}/stages/{stageId}`: merges the body into the stage context. A body
+/// with `judgmentStatus` judges a waiting manual judgment stage.
+pub async fn patch_stage(
+    State(state): State<AppState>,
+    Path((id, stage_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Execution>, ApiError> {
+    let patch = json_object(&body, false)?;
+    let judgment = parse_judgment(&patch)?;
+    let user = user_name(&headers);
+    for _ in 0..PATCH_RETRIES {
+        let stored = state
+            .store
+            .load_execution(&id)
+            .await?
+            .filter(|stored| stored.execution.execution_type == ExecutionType::Pipeline)
+            .ok_or_else(|| ApiError::not_found(format!("Pipeline not found (id: {id})")))?;
+        let mut execution = stored.execution.clone();
+        let stage = execution.stage_mut(&stage_id).ok_or_else(|| {
+            ApiError::not_found(format!("Stage not found (id: {stage_id}) in pipeline {id}"))
+        })?;
+        if judgment.is_some() {
+            check_awaiting_judgment(stage)?;
+        }
+        apply_patch(stage, &patch, &user);
+        let version = stored.stage_version(&stage_id).unwrap_or_default();
+        match state.store.update_stage(&id, stage, version).await {
+            Ok(parked_token) => {
+                if let (Some(judgment), Some(token)) = (judgment, parked_token) {
+                    state
+                        .step_functions
+                        .send_task_success(&token, &judgment.worker_answer())
+                        .await?;
+                }
+                return Ok(Json(execution));
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!("stage {stage_id} kept changing; retry the request"),
+    ))
+}
+
+fn parse_judgment(patch: &Map<String, Value>) -> Result<Option<Judgment>, ApiError> {
+    match patch.get("judgmentStatus") {
+        None => Ok(None),
+        Some(value) => value
+            .as_str()
+            .and_then(Judgment::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "judgmentStatus",
+                    format!("must be \"continue\" or \"stop\", got {value}"),
+                )
+            }),
+    }
+}
+
+fn check_awaiting_judgment(stage: &StageExecution) -> Result<(), ApiError> {
+    if stage.stage_type != "manualJudgment" {
+        return Err(ApiError::invalid_field(
+            "judgmentStatus",
+            format!(
+                "stage {} ({}) is a {} stage, not a manual judgment",
+                stage.id, stage.name, stage.stage_type
+            ),
+        ));
+    }
+    if stage.status != ExecutionStatus::Running {
+        return Err(ApiError::invalid_field(
+            "judgmentStatus",
+            format!(
+                "stage {} ({}) is not waiting for a judgment: its status is {}",
+                stage.id, stage.name, stage.status
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn apply_patch(stage: &mut StageExecution, patch: &Map<String, Value>, user: &str) {
+    stage.context.extend(patch.clone());
+    stage.context.insert(
+        "lastModifiedBy".to_string(),
+        Value::String(user.to_string()),
+    );
+    stage.last_modified =
+        Some(json!({ "user": user, "allowedAccounts": [], "lastModifiedTime": now_millis() }));
+}

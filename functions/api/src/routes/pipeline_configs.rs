@@ -1,0 +1,134 @@
+//! Pipeline configs (Spinnaker's Front50 through Gate).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use gennaker_model::PipelineConfig;
+use gennaker_model::validation::{SiblingPipeline, validate_pipeline};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::body::json_object;
+use crate::error::ApiError;
+use crate::identity::user_name;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveQuery {
+    #[serde(default)]
+    stale_check: Option<String>,
+}
+
+/// `POST /pipelines[?staleCheck=true]`: create or update; 200 with an empty body.
+pub async fn save(
+    State(state): State<AppState>,
+    Query(query): Query<SaveQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let config = PipelineConfig::from_value(Value::Object(json_object(&body, false)?))
+        .map_err(ApiError::bad_request)?;
+    let application = config.application().unwrap_or_default().trim().to_string();
+    let siblings = if application.is_empty() {
+        vec![]
+    } else {
+        state.store.list_pipelines(&application).await?
+    };
+    let sibling_refs: Vec<SiblingPipeline> = siblings
+        .iter()
+        .filter_map(|sibling| {
+            Some(SiblingPipeline {
+                id: sibling.id()?,
+                name: sibling.name()?,
+            })
+        })
+        .collect();
+    validate_pipeline(&config, &sibling_refs).map_err(ApiError::invalid)?;
+    if query
+        .stale_check
+        .as_deref()
+        .is_some_and(|flag| flag.eq_ignore_ascii_case("true"))
+    {
+        check_not_stale(&config, &siblings)?;
+    }
+    state
+        .store
+        .save_pipeline(config, &user_name(&headers))
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// Deck sends `staleCheck=true`: a save based on an older version than the stored one fails.
+fn check_not_stale(config: &PipelineConfig, stored: &[PipelineConfig]) -> Result<(), ApiError> {
+    let Some(id) = config.id() else { return Ok(()) };
+    let Some(current) = stored.iter().find(|candidate| candidate.id() == Some(id)) else {
+        return Ok(());
+    };
+    let version = |c: &PipelineConfig| c.document().get("updateTs").map(Value::to_string);
+    if version(config) != version(current) {
+        return Err(ApiError::invalid_field(
+            "updateTs",
+            "The submitted pipeline is stale. Reload it and apply your change again.",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /applications/{application}/pipelineConfigs`: the application's configs by `index`.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(application): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let configs = state.store.list_pipelines(&application).await?;
+    Ok(Json(Value::Array(
+        configs
+            .into_iter()
+            .map(PipelineConfig::into_value)
+            .collect(),
+    )))
+}
+
+/// `GET /applications/{application}/pipelineConfigs/{name}`: exact (case-sensitive) name.
+pub async fn get_by_name(
+    State(state): State<AppState>,
+    Path((application, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let configs = state.store.list_pipelines(&application).await?;
+    configs
+        .into_iter()
+        .find(|config| config.name() == Some(name.as_str()))
+        .map(|config| Json(config.into_value()))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Pipeline config (id: {name}) not found for Application (id: {application})"
+            ))
+        })
+}
+
+/// Resolves `nameOrId` as Gate does: by name first, then by id.
+pub async fn resolve(
+    state: &AppState,
+    application: &str,
+    name_or_id: &str,
+) -> Result<PipelineConfig, ApiError> {
+    let configs = state.store.list_pipelines(application).await?;
+    let by_name = configs
+        .iter()
+        .position(|config| config.name() == Some(name_or_id));
+    let by_id = || {
+        configs
+            .iter()
+            .position(|config| config.id() == Some(name_or_id))
+    };
+    match by_name.or_else(by_id) {
+        Some(position) => Ok(configs
+            .into_iter()
+            .nth(position)
+            .expect("position is in range")),
+        None => Err(ApiError::not_found(format!(
+            "Pipeline config (id: {name_or_id}) not found for Application (id: {application})"
+        ))),
+    }
+}

@@ -1,0 +1,86 @@
+//! Messages on the orchestration FIFO queue. They are written by the state machines
+//! (`statemachines/*.asl.json`), so field names here must match those definitions.
+
+use gennaker_model::ExecutionStatus;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type")]
+pub enum OrchestrationMessage {
+    /// From the pipeline state machine: run this execution, answer the token when done.
+    #[serde(rename_all = "camelCase")]
+    StartExecution {
+        execution_id: String,
+        task_token: String,
+    },
+    /// From a stage state machine: this attempt of the stage ended.
+    #[serde(rename_all = "camelCase")]
+    StageFinished {
+        execution_id: String,
+        stage_id: String,
+        attempt: u32,
+        result: StageResult,
+    },
+}
+
+impl OrchestrationMessage {
+    pub fn execution_id(&self) -> &str {
+        match self {
+            Self::StartExecution { execution_id, .. }
+            | Self::StageFinished { execution_id, .. } => execution_id,
+        }
+    }
+}
+
+/// A worker's (or the Wait state's) result for a stage attempt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StageResult {
+    #[serde(deserialize_with = "status_or_terminal")]
+    pub status: ExecutionStatus,
+    #[serde(default)]
+    pub context: Map<String, Value>,
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+}
+
+/// An unknown or non-final status from a worker is a failure, never a silent success.
+fn status_or_terminal<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ExecutionStatus, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(text
+        .parse::<ExecutionStatus>()
+        .ok()
+        .filter(|status| status.is_complete())
+        .unwrap_or(ExecutionStatus::Terminal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stage_finished_reads_the_state_machine_shape() {
+        let message: OrchestrationMessage = serde_json::from_value(json!({
+            "type": "StageFinished", "executionId": "e", "stageId": "s", "attempt": 2,
+            "result": {"status": "SUCCEEDED"}
+        }))
+        .unwrap();
+        let OrchestrationMessage::StageFinished {
+            attempt, result, ..
+        } = message
+        else {
+            panic!()
+        };
+        assert_eq!(attempt, 2);
+        assert_eq!(result.status, ExecutionStatus::Succeeded);
+    }
+
+    #[test]
+    fn unknown_worker_status_counts_as_terminal() {
+        let result: StageResult = serde_json::from_value(json!({"status": "WHATEVER"})).unwrap();
+        assert_eq!(result.status, ExecutionStatus::Terminal);
+    }
+}

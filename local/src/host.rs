@@ -1,0 +1,195 @@
+//! The local-mode host: starts the emulator, deploys `template.yaml` into it, and runs every
+//! function in this process — the API on a loopback port, and a poller per SQS event source.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use aws_config::SdkConfig;
+use gennaker_api::{ApiConfig, AppState};
+use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
+use gennaker_runtime::env::FunctionEnv;
+use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::emulator::{Emulator, project_root};
+use crate::pollers::{self, BatchHandler};
+use crate::template::{Deployment, FunctionSpec, Template, deploy};
+
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// API port on 127.0.0.1; 0 picks a free one.
+    pub api_port: u16,
+    /// Prefix of every resource name in the emulator.
+    pub stack_name: String,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            api_port: 8084,
+            stack_name: "gennaker".to_string(),
+        }
+    }
+}
+
+/// Gennaker running locally. [`Running::stop`] shuts everything down, emulator included.
+pub struct Running {
+    pub api_address: SocketAddr,
+    pub deployment: Deployment,
+    pub sdk: SdkConfig,
+    emulator: Emulator,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_address)
+    }
+
+    pub fn emulator_endpoint(&self) -> &str {
+        self.emulator.endpoint()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.emulator.stop().await;
+    }
+}
+
+pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
+    let emulator = Emulator::start().await?;
+    let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
+    let template = Template::load(&project_root().join("template.yaml"))?;
+    let deployment = deploy(&template, &sdk, &options.stack_name).await?;
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut api_address = None;
+    for function in deployment.functions.values() {
+        let env = FunctionEnv::from_map(function.environment.clone());
+        if function.has_http_api {
+            let (address, task) =
+                serve_api(&sdk, &env, options.api_port, shutdown_signal.clone()).await?;
+            api_address = Some(address);
+            tasks.push(task);
+        }
+        let handler = batch_handler(&sdk, function, &env)?;
+        tasks.extend(spawn_pollers(
+            &sdk,
+            &deployment,
+            function,
+            handler,
+            &shutdown_signal,
+        )?);
+    }
+    let api_address =
+        api_address.context("template.yaml has no function with an HTTP API event")?;
+    Ok(Running {
+        api_address,
+        deployment,
+        sdk,
+        emulator,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn serve_api(
+    sdk: &SdkConfig,
+    env: &FunctionEnv,
+    port: u16,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let router = gennaker_api::router(AppState::new(sdk, ApiConfig::from_env(env)?));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding the API to 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(%error, "the API server stopped");
+        }
+    });
+    Ok((address, task))
+}
+
+/// The SQS handler of each function the template declares with SQS events.
+fn batch_handler(
+    sdk: &SdkConfig,
+    function: &FunctionSpec,
+    env: &FunctionEnv,
+) -> anyhow::Result<Option<BatchHandler>> {
+    if function.sqs_event_sources.is_empty() {
+        return Ok(None);
+    }
+    let handler: BatchHandler = match function.logical_id.as_str() {
+        "OrchestratorFunction" => {
+            let orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let orchestrator = orchestrator.clone();
+                Box::pin(async move { orchestrator.handle_batch(event).await })
+            })
+        }
+        "ManualJudgmentFunction" => {
+            let worker = ManualJudgmentWorker::new(sdk, ManualJudgmentConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        other => bail!("local mode does not know how to host function {other}"),
+    };
+    Ok(Some(handler))
+}
+
+fn spawn_pollers(
+    sdk: &SdkConfig,
+    deployment: &Deployment,
+    function: &FunctionSpec,
+    handler: Option<BatchHandler>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let Some(handler) = handler else {
+        return Ok(vec![]);
+    };
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let arns: BTreeMap<&str, &str> = deployment
+        .resources
+        .values()
+        .filter_map(|resource| {
+            Some((
+                resource.logical_id.as_str(),
+                resource.attributes.get("Arn")?.as_str(),
+            ))
+        })
+        .collect();
+    function
+        .sqs_event_sources
+        .iter()
+        .map(|source| {
+            let arn = arns
+                .get(source.queue_logical_id.as_str())
+                .with_context(|| format!("queue {} has no ARN", source.queue_logical_id))?
+                .to_string();
+            Ok::<_, anyhow::Error>(tokio::spawn(pollers::run(
+                sqs.clone(),
+                source.clone(),
+                arn,
+                handler.clone(),
+                shutdown.clone(),
+            )))
+        })
+        .collect()
+}
