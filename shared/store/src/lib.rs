@@ -1,1 +1,47 @@
+//! Gennaker's DynamoDB storage: applications, pipeline configs (with history and unique
+//! names) and executions (a header item plus one item per stage, never one blob).
+//!
+//! Every write that can race is conditional on the version that was read; a lost race is
+//! [`StoreError::Conflict`] and the caller retries from a fresh read.
 
+mod applications;
+mod error;
+mod executions;
+mod item;
+mod keys;
+mod pipelines;
+mod query;
+mod write;
+
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use executions::StoredExecution;
+
+/// The table names (they differ per stack and per test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub applications: String,
+    pub pipelines: String,
+    pub executions: String,
+}
+
+/// The storage adapter. Cheap to clone (the SDK client is reference counted).
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: aws_sdk_dynamodb::Client,
+    tables: Arc<Tables>,
+}
+
+impl Store {
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: Tables) -> Self {
+        Self {
+            client,
+            tables: Arc::new(tables),
+        }
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+}

@@ -1,0 +1,81 @@
+//! Key layout of the three tables (the SAM template defines the same schemas).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub(crate) const PK: &str = "pk";
+pub(crate) const SK: &str = "sk";
+/// Partition key of the applications table.
+pub(crate) const APP_NAME: &str = "name";
+
+pub(crate) const ID_SK: &str = "ID";
+pub(crate) const HEADER_SK: &str = "HEADER";
+pub(crate) const PIPELINE_PREFIX: &str = "PIPELINE#";
+pub(crate) const STAGE_PREFIX: &str = "STAGE#";
+
+/// Global secondary indexes of the executions table.
+pub(crate) const BY_APPLICATION: &str = "byApplication";
+pub(crate) const BY_PIPELINE_CONFIG: &str = "byPipelineConfig";
+
+pub(crate) fn app_pk(application: &str) -> String {
+    format!("APP#{application}")
+}
+
+pub(crate) fn pipeline_sk(id: &str) -> String {
+    format!("{PIPELINE_PREFIX}{id}")
+}
+
+/// Names are unique per application, compared trimmed and case-insensitively.
+pub(crate) fn name_sk(name: &str) -> String {
+    format!("NAME#{}", name.trim().to_lowercase())
+}
+
+pub(crate) fn id_pk(id: &str) -> String {
+    format!("ID#{id}")
+}
+
+pub(crate) fn history_pk(id: &str) -> String {
+    format!("HISTORY#{id}")
+}
+
+/// Sorts by time, then version: newest first with a backwards query.
+pub(crate) fn history_sk(update_ts: i64, version: u64) -> String {
+    format!("{update_ts:015}#{version:010}")
+}
+
+pub(crate) fn execution_pk(id: &str) -> String {
+    format!("EXECUTION#{id}")
+}
+
+pub(crate) fn stage_sk(stage_id: &str) -> String {
+    format!("{STAGE_PREFIX}{stage_id}")
+}
+
+/// A composite primary key.
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(pk)),
+        (SK.to_string(), AttributeValue::S(sk.into())),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_lower_cased() {
+        assert_eq!(name_sk("  Deploy Prod "), "NAME#deploy prod");
+    }
+
+    #[test]
+    fn history_keys_sort_by_time_then_version() {
+        assert_eq!(
+            history_sk(1_700_000_000_000, 3),
+            "001700000000000#0000000003"
+        );
+        assert!(history_sk(5, 10) > history_sk(5, 9));
+        assert!(history_sk(6, 1) > history_sk(5, 99));
+    }
+}

@@ -1,0 +1,367 @@
+//! Pipeline configs with Front50's save semantics: upsert by id, names unique per
+//! application (case-insensitive), one history item per save.
+
+use gennaker_model::PipelineConfig;
+use gennaker_model::json::now_millis;
+use serde_json::{Map, Value};
+
+use crate::Store;
+use crate::error::{Result, StoreError, sdk};
+use crate::item::{self, DOC, Item, VERSION, n, s};
+use crate::keys::{self, PK, key};
+use crate::write::{self, Bindings, Write};
+
+const NAME: &str = "name";
+const PIPELINE_ID: &str = "pipelineId";
+const APPLICATION: &str = "application";
+/// Position of the name reservation in the save transaction (tells DuplicateName apart).
+const NAME_WRITE: usize = 0;
+
+/// A config as stored, with what a conditional rewrite needs.
+struct Current {
+    application: String,
+    config: PipelineConfig,
+    version: u64,
+    name: String,
+}
+
+impl Store {
+    /// Saves (upserts by id) a config that has `application` and `name` (the caller
+    /// validated them). Assigns a UUID `id` when missing, keeps the stored `index` when the
+    /// document has none, sets `updateTs` and `lastModifiedBy`. Config, name reservation, id
+    /// lookup and a history item are written in one transaction: another pipeline holding
+    /// the name -> `DuplicateName`; a concurrent save -> `Conflict`. Returns the saved
+    /// document.
+    pub async fn save_pipeline(
+        &self,
+        mut config: PipelineConfig,
+        user: &str,
+    ) -> Result<PipelineConfig> {
+        let (application, name) = required(&config)?;
+        let id = config
+            .id()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+        let current = self.read_pipeline_by_id(&id).await?;
+        let update_ts = stamp(&mut config, &id, current.as_ref(), user);
+        let writes = self.save_writes(&config, &id, current.as_ref(), update_ts)?;
+        let items = writes.into_iter().map(|write| write.item).collect();
+        self.transact(items)
+            .await
+            .map_err(|(err, failed)| match failed.contains(&NAME_WRITE) {
+                true => StoreError::DuplicateName { application, name },
+                false => err,
+            })?;
+        Ok(config)
+    }
+
+    pub async fn get_pipeline(
+        &self,
+        application: &str,
+        id: &str,
+    ) -> Result<Option<PipelineConfig>> {
+        Ok(self
+            .read_pipeline(application, id)
+            .await?
+            .map(|current| current.config))
+    }
+
+    /// The application a pipeline id belongs to.
+    pub async fn find_pipeline_application(&self, id: &str) -> Result<Option<String>> {
+        let output = (self.client.get_item())
+            .table_name(&self.tables.pipelines)
+            .set_key(Some(key(keys::id_pk(id), keys::ID_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        output
+            .item()
+            .map(|found| item::string(found, APPLICATION).map(str::to_string))
+            .transpose()
+    }
+
+    /// An application's pipelines the way Front50 lists them: by `index` (missing last),
+    /// ties by name case-insensitively, then `index` renumbered 0..n-1.
+    pub async fn list_pipelines(&self, application: &str) -> Result<Vec<PipelineConfig>> {
+        let items = self
+            .query_all(
+                &self.tables.pipelines,
+                &keys::app_pk(application),
+                Some(keys::PIPELINE_PREFIX),
+            )
+            .await?;
+        let mut configs = items.iter().map(config_of).collect::<Result<Vec<_>>>()?;
+        configs.sort_by_cached_key(|config| {
+            let name = config.name().unwrap_or_default().to_lowercase();
+            (config.index().is_none(), config.index().unwrap_or(0), name)
+        });
+        for (position, config) in configs.iter_mut().enumerate() {
+            config.set("index", Value::from(position));
+        }
+        Ok(configs)
+    }
+
+    /// Saved revisions of a pipeline, newest first, at most `limit`.
+    pub async fn pipeline_history(&self, id: &str, limit: usize) -> Result<Vec<PipelineConfig>> {
+        let mut revisions = Vec::new();
+        let mut start = None;
+        while revisions.len() < limit {
+            let output = (self.client.query())
+                .table_name(&self.tables.pipelines)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(keys::history_pk(id)))
+                .scan_index_forward(false)
+                .limit(page_size(limit - revisions.len()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk)?;
+            for found in output.items() {
+                revisions.push(config_of(found)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        revisions.truncate(limit);
+        Ok(revisions)
+    }
+
+    /// Deletes the config, its name reservation and id lookup (history is kept). False
+    /// when there was no such pipeline; a concurrent save -> `Conflict`.
+    pub async fn delete_pipeline(&self, application: &str, id: &str) -> Result<bool> {
+        let Some(current) = self.read_pipeline(application, id).await? else {
+            return Ok(false);
+        };
+        let table = &self.tables.pipelines;
+        let writes = [
+            delete_config(table, &current)?,
+            release_name(table, &current.application, &current.name, id)?,
+            write::delete(
+                table,
+                key(keys::id_pk(id), keys::ID_SK),
+                "attribute_not_exists(#pk) OR #application = :application",
+                Bindings::new()
+                    .name(PK)
+                    .name(APPLICATION)
+                    .value(":application", s(application)),
+            )?,
+        ];
+        let items = writes.into_iter().map(|write| write.item).collect();
+        self.transact(items).await.map_err(|(err, _)| err)?;
+        Ok(true)
+    }
+
+    async fn read_pipeline_by_id(&self, id: &str) -> Result<Option<Current>> {
+        match self.find_pipeline_application(id).await? {
+            Some(application) => self.read_pipeline(&application, id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn read_pipeline(&self, application: &str, id: &str) -> Result<Option<Current>> {
+        let output = (self.client.get_item())
+            .table_name(&self.tables.pipelines)
+            .set_key(Some(key(keys::app_pk(application), keys::pipeline_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let Some(found) = output.item() else {
+            return Ok(None);
+        };
+        Ok(Some(Current {
+            application: application.to_string(),
+            config: config_of(found)?,
+            version: item::number(found, VERSION)?,
+            name: item::string(found, NAME)?.to_string(),
+        }))
+    }
+
+    /// The save transaction; the name reservation comes first (see [`NAME_WRITE`]).
+    fn save_writes(
+        &self,
+        config: &PipelineConfig,
+        id: &str,
+        current: Option<&Current>,
+        update_ts: i64,
+    ) -> Result<Vec<Write>> {
+        let table = &self.tables.pipelines;
+        let (application, name) = required(config)?;
+        let version = current.map_or(0, |current| current.version) + 1;
+        let doc = item::to_json(config.document())?;
+        let mut writes = vec![
+            reserve_name(table, &application, &name, id)?,
+            put_config(table, &application, id, &name, &doc, version, current)?,
+            put_id_lookup(table, &application, id, current)?,
+            put_history(table, id, &doc, update_ts, version)?,
+        ];
+        if let Some(current) = current {
+            if current.application != application {
+                writes.push(delete_config(table, current)?);
+            }
+            let old_name = (current.application.as_str(), keys::name_sk(&current.name));
+            if old_name != (application.as_str(), keys::name_sk(&name)) {
+                writes.push(release_name(
+                    table,
+                    &current.application,
+                    &current.name,
+                    id,
+                )?);
+            }
+        }
+        Ok(writes)
+    }
+}
+
+fn required(config: &PipelineConfig) -> Result<(String, String)> {
+    match (config.application(), config.name()) {
+        (Some(application), Some(name)) if !application.is_empty() && !name.trim().is_empty() => {
+            Ok((application.to_string(), name.to_string()))
+        }
+        _ => Err(StoreError::Corrupt(
+            "a pipeline requires name and application fields".to_string(),
+        )),
+    }
+}
+
+/// Sets the server-owned fields; returns `updateTs`, kept after the stored one so that
+/// history stays in save order even when clocks disagree.
+fn stamp(config: &mut PipelineConfig, id: &str, current: Option<&Current>, user: &str) -> i64 {
+    let stored = current.map(|current| current.config.document());
+    let previous_ts = stored
+        .and_then(|doc| doc.get("updateTs"))
+        .and_then(|ts| ts.as_str()?.parse::<i64>().ok())
+        .unwrap_or(0);
+    let update_ts = now_millis().max(previous_ts + 1);
+    let stored_index = stored
+        .and_then(|doc| doc.get("index"))
+        .filter(|i| !i.is_null());
+    let submitted_index = config.document().get("index").filter(|i| !i.is_null());
+    if let (None, Some(index)) = (submitted_index, stored_index) {
+        config.set("index", index.clone());
+    }
+    config.set("id", Value::String(id.to_string()));
+    config.set("updateTs", Value::String(update_ts.to_string()));
+    config.set("lastModifiedBy", Value::String(user.to_string()));
+    update_ts
+}
+
+fn config_of(found: &Item) -> Result<PipelineConfig> {
+    Ok(
+        PipelineConfig::from_value(Value::Object(item::doc::<Map<String, Value>>(found)?))
+            .expect("an object"),
+    )
+}
+
+fn page_size(wanted: usize) -> i32 {
+    i32::try_from(wanted.clamp(1, 1000)).unwrap_or(1000)
+}
+
+fn reserve_name(table: &str, application: &str, name: &str, id: &str) -> Result<Write> {
+    let mut reservation = key(keys::app_pk(application), keys::name_sk(name));
+    reservation.insert(PIPELINE_ID.to_string(), s(id));
+    write::put(
+        table,
+        reservation,
+        "attribute_not_exists(#pk) OR #pipelineId = :id",
+        Bindings::new()
+            .name(PK)
+            .name(PIPELINE_ID)
+            .value(":id", s(id)),
+    )
+}
+
+fn release_name(table: &str, application: &str, name: &str, id: &str) -> Result<Write> {
+    write::delete(
+        table,
+        key(keys::app_pk(application), keys::name_sk(name)),
+        "attribute_not_exists(#pk) OR #pipelineId = :id",
+        Bindings::new()
+            .name(PK)
+            .name(PIPELINE_ID)
+            .value(":id", s(id)),
+    )
+}
+
+fn put_config(
+    table: &str,
+    application: &str,
+    id: &str,
+    name: &str,
+    doc: &str,
+    version: u64,
+    current: Option<&Current>,
+) -> Result<Write> {
+    let mut config = key(keys::app_pk(application), keys::pipeline_sk(id));
+    config.insert(DOC.to_string(), s(doc));
+    config.insert(VERSION.to_string(), n(version));
+    config.insert(NAME.to_string(), s(name));
+    match current.filter(|current| current.application == application) {
+        Some(current) => write::put(
+            table,
+            config,
+            "#version = :version",
+            Bindings::new()
+                .name(VERSION)
+                .value(":version", n(current.version)),
+        ),
+        None => write::put(
+            table,
+            config,
+            "attribute_not_exists(#pk)",
+            Bindings::new().name(PK),
+        ),
+    }
+}
+
+fn delete_config(table: &str, current: &Current) -> Result<Write> {
+    let id = current.config.id().unwrap_or_default();
+    write::delete(
+        table,
+        key(keys::app_pk(&current.application), keys::pipeline_sk(id)),
+        "#version = :version",
+        Bindings::new()
+            .name(VERSION)
+            .value(":version", n(current.version)),
+    )
+}
+
+fn put_id_lookup(
+    table: &str,
+    application: &str,
+    id: &str,
+    current: Option<&Current>,
+) -> Result<Write> {
+    let mut lookup = key(keys::id_pk(id), keys::ID_SK);
+    lookup.insert(APPLICATION.to_string(), s(application));
+    match current {
+        Some(current) => write::put(
+            table,
+            lookup,
+            "#application = :application",
+            Bindings::new()
+                .name(APPLICATION)
+                .value(":application", s(&current.application)),
+        ),
+        None => write::put(
+            table,
+            lookup,
+            "attribute_not_exists(#pk)",
+            Bindings::new().name(PK),
+        ),
+    }
+}
+
+fn put_history(table: &str, id: &str, doc: &str, update_ts: i64, version: u64) -> Result<Write> {
+    let mut revision = key(keys::history_pk(id), keys::history_sk(update_ts, version));
+    revision.insert(DOC.to_string(), s(doc));
+    write::put(
+        table,
+        revision,
+        "attribute_not_exists(#pk)",
+        Bindings::new().name(PK),
+    )
+}
