@@ -67,7 +67,7 @@ impl TestApp {
             (task["status"] == "SUCCEEDED").then_some(task)
         })
         .await;
-        assert_eq!(task["application"], name);
+        assert_eq!(task["application"], name.to_lowercase(), "applications are stored lower-cased");
     }
 
     /// Polls `GET /pipelines/{id}` until `done` accepts the execution.
