@@ -10,13 +10,19 @@ pub const LOCAL_REGION: &str = "us-east-1";
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
     match endpoint {
         None => aws_config::defaults(BehaviorVersion::latest()).load().await,
-        Some(endpoint) => aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(LOCAL_REGION))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "gennaker-local",
-            ))
-            .load()
-            .await,
+        Some(endpoint) => {
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(LOCAL_REGION))
+                .endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "gennaker-local",
+                ))
+                .load()
+                .await
+        }
     }
 }

@@ -85,7 +85,11 @@ mod tests {
     }
 
     fn failed(response: &SqsBatchResponse) -> Vec<&str> {
-        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
     }
 
     #[tokio::test]

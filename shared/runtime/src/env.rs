@@ -16,7 +16,9 @@ pub struct FunctionEnv {
 
 impl FunctionEnv {
     pub fn from_process() -> Self {
-        Self { variables: std::env::vars().collect() }
+        Self {
+            variables: std::env::vars().collect(),
+        }
     }
 
     pub fn from_map(variables: BTreeMap<String, String>) -> Self {
@@ -32,6 +34,9 @@ impl FunctionEnv {
     }
 
     pub fn optional(&self, name: &str) -> Option<String> {
-        self.variables.get(name).filter(|value| !value.is_empty()).cloned()
+        self.variables
+            .get(name)
+            .filter(|value| !value.is_empty())
+            .cloned()
     }
 }

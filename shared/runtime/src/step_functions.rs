@@ -47,7 +47,11 @@ impl StepFunctions {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_already_exists()) => {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_already_exists()) =>
+            {
                 Ok(())
             }
             Err(error) => Err(failure("StartExecution", error)),
@@ -80,7 +84,11 @@ impl StepFunctions {
     }
 
     /// Stops an execution; one that does not exist or already ended is fine.
-    pub async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<(), StepFunctionsError> {
+    pub async fn stop_execution(
+        &self,
+        execution_arn: &str,
+        cause: &str,
+    ) -> Result<(), StepFunctionsError> {
         let result = self
             .client
             .stop_execution()
@@ -90,7 +98,11 @@ impl StepFunctions {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_does_not_exist()) => {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
                 Ok(())
             }
             Err(error) => Err(failure("StopExecution", error)),
@@ -100,15 +112,24 @@ impl StepFunctions {
 
 /// ARN of the execution `name` of the state machine `state_machine_arn`.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
-    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }
 
-fn failure<E: std::error::Error + 'static>(operation: &'static str, error: aws_sdk_sfn::error::SdkError<E>) -> StepFunctionsError {
+fn failure<E: std::error::Error + 'static>(
+    operation: &'static str,
+    error: aws_sdk_sfn::error::SdkError<E>,
+) -> StepFunctionsError {
     let message = match &error {
         aws_sdk_sfn::error::SdkError::ServiceError(service) => service.err().to_string(),
         other => other.to_string(),
     };
-    StepFunctionsError { operation, message: format!("{message} ({error:?})").chars().take(600).collect() }
+    StepFunctionsError {
+        operation,
+        message: format!("{message} ({error:?})").chars().take(600).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +137,10 @@ mod tests {
     #[test]
     fn execution_arn_follows_the_machine_arn() {
         assert_eq!(
-            super::execution_arn("arn:aws:states:us-east-1:123456789012:stateMachine:stage", "e-s-1"),
+            super::execution_arn(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:stage",
+                "e-s-1"
+            ),
             "arn:aws:states:us-east-1:123456789012:execution:stage:e-s-1"
         );
     }
