@@ -53,13 +53,24 @@ async fn a_saved_pipeline_reads_back_as_submitted_with_unknown_fields() {
         .map(|response| (response.status().as_u16(), response))
         .unwrap();
     assert_eq!(status, 200);
-    assert_eq!(body.text().await.unwrap(), "", "Gate answers a save with an empty body");
+    assert_eq!(
+        body.text().await.unwrap(),
+        "",
+        "Gate answers a save with an empty body"
+    );
 
-    let (status, stored) = app.get("/applications/contract/pipelineConfigs/Round%20Trip").await;
+    let (status, stored) = app
+        .get("/applications/contract/pipelineConfigs/Round%20Trip")
+        .await;
     assert_eq!(status, 200, "{stored}");
     assert_eq!(without_server_fields(&stored), submitted);
     assert!(stored["id"].as_str().is_some_and(|id| !id.is_empty()));
-    assert!(stored["updateTs"].as_str().is_some_and(|ts| ts.parse::<i64>().is_ok()), "updateTs is a string of millis");
+    assert!(
+        stored["updateTs"]
+            .as_str()
+            .is_some_and(|ts| ts.parse::<i64>().is_ok()),
+        "updateTs is a string of millis"
+    );
     assert_eq!(stored["lastModifiedBy"], "alice@example.com");
     assert_eq!(stored["index"], 0);
 
@@ -68,7 +79,9 @@ async fn a_saved_pipeline_reads_back_as_submitted_with_unknown_fields() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0], stored);
 
-    let (status, missing) = app.get("/applications/contract/pipelineConfigs/round%20trip").await;
+    let (status, missing) = app
+        .get("/applications/contract/pipelineConfigs/round%20trip")
+        .await;
     assert_eq!(status, 404, "names are matched exactly: {missing}");
     app.stop().await;
 }
@@ -77,12 +90,18 @@ async fn a_saved_pipeline_reads_back_as_submitted_with_unknown_fields() {
 fn assert_error(status: u16, body: &Value, expected_status: u16, path: &str, mentions: &[&str]) {
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["status"], expected_status);
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     assert!(body["timestamp"].as_i64().is_some(), "{body}");
     assert_eq!(body["path"], path);
     let message = body["message"].as_str().unwrap_or_default();
     for mention in mentions {
-        assert!(message.contains(mention), "message {message:?} should mention {mention:?}");
+        assert!(
+            message.contains(mention),
+            "message {message:?} should mention {mention:?}"
+        );
     }
 }
 
@@ -100,12 +119,25 @@ async fn bad_pipeline_configs_are_refused_and_nothing_is_stored() {
     missing_name.as_object_mut().unwrap().remove("name");
     let (status, body) = app.post("/pipelines", &missing_name).await;
     assert_error(status, &body, 400, "/pipelines", &["name"]);
-    assert!(body["details"].as_array().unwrap().iter().any(|d| d["field"] == "name"), "{body}");
+    assert!(
+        body["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["field"] == "name"),
+        "{body}"
+    );
 
     let mut cycle = pipeline("Cycle");
     cycle["stages"][0]["requisiteStageRefIds"] = json!(["2"]);
     let (status, body) = app.post("/pipelines", &cycle).await;
-    assert_error(status, &body, 400, "/pipelines", &["cycle", "Wait", "Judge"]);
+    assert_error(
+        status,
+        &body,
+        400,
+        "/pipelines",
+        &["cycle", "Wait", "Judge"],
+    );
 
     let mut dangling = pipeline("Dangling");
     dangling["stages"][1]["requisiteStageRefIds"] = json!(["9"]);
@@ -115,7 +147,13 @@ async fn bad_pipeline_configs_are_refused_and_nothing_is_stored() {
     let mut unknown_type = pipeline("Unknown Type");
     unknown_type["stages"][0]["type"] = json!("teleport");
     let (status, body) = app.post("/pipelines", &unknown_type).await;
-    assert_error(status, &body, 400, "/pipelines", &["teleport", "wait", "manualJudgment"]);
+    assert_error(
+        status,
+        &body,
+        400,
+        "/pipelines",
+        &["teleport", "wait", "manualJudgment"],
+    );
 
     let (status, body) = app.post("/pipelines", &pipeline("  ORIGINAL ")).await;
     assert_error(status, &body, 400, "/pipelines", &["already exists"]);
@@ -134,19 +172,47 @@ async fn bad_execution_requests_are_refused_and_nothing_starts() {
     let (status, body) = app.post("/pipelines/contract/Nope", &json!({})).await;
     assert_error(status, &body, 404, "/pipelines/contract/Nope", &["Nope"]);
 
-    let (status, body) = app.post("/pipelines/contract/Runnable", &json!({"type": "manual"})).await;
-    assert_error(status, &body, 400, "/pipelines/contract/Runnable", &["Required parameter tag is missing"]);
+    let (status, body) = app
+        .post("/pipelines/contract/Runnable", &json!({"type": "manual"}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        "/pipelines/contract/Runnable",
+        &["Required parameter tag is missing"],
+    );
 
     let (status, body) = app.get("/applications/contract/pipelines").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!([]), "no execution was recorded");
-    let pipeline_machine = app.running.deployment.resource("PipelineStateMachine").unwrap().ref_value.clone();
+    let pipeline_machine = app
+        .running
+        .deployment
+        .resource("PipelineStateMachine")
+        .unwrap()
+        .ref_value
+        .clone();
     let sfn = aws_sdk_sfn::Client::new(&app.running.sdk);
-    let runs = sfn.list_executions().state_machine_arn(&pipeline_machine).send().await.unwrap();
-    assert!(runs.executions().is_empty(), "no pipeline state machine was started");
+    let runs = sfn
+        .list_executions()
+        .state_machine_arn(&pipeline_machine)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        runs.executions().is_empty(),
+        "no pipeline state machine was started"
+    );
 
     let (status, body) = app.get("/pipelines/01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
-    assert_error(status, &body, 404, "/pipelines/01ARZ3NDEKTSV4RRFFQ69G5FAV", &["01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
+    assert_error(
+        status,
+        &body,
+        404,
+        "/pipelines/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        &["01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+    );
     let (status, body) = app.get("/applications/nobody").await;
     assert_error(status, &body, 404, "/applications/nobody", &["nobody"]);
     app.stop().await;
@@ -157,33 +223,63 @@ async fn judging_a_stage_that_is_not_waiting_is_refused() {
     let app = TestApp::spawn().await;
     let (status, _) = app.post("/pipelines", &pipeline("Judged")).await;
     assert_eq!(status, 200);
-    let (status, body) = app.post("/pipelines/contract/Judged", &json!({"parameters": {"tag": "v1"}})).await;
+    let (status, body) = app
+        .post(
+            "/pipelines/contract/Judged",
+            &json!({"parameters": {"tag": "v1"}}),
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
-    let id = body["ref"].as_str().unwrap().trim_start_matches("/pipelines/").to_string();
+    let id = body["ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/pipelines/")
+        .to_string();
     let execution = app
-        .wait_for_execution(&id, "the wait stage to run", |execution| stage(execution, "1")["status"] == "RUNNING")
+        .wait_for_execution(&id, "the wait stage to run", |execution| {
+            stage(execution, "1")["status"] == "RUNNING"
+        })
         .await;
     let wait_stage = stage(&execution, "1")["id"].as_str().unwrap().to_string();
     let judge_stage = stage(&execution, "2")["id"].as_str().unwrap().to_string();
 
     let path = format!("/pipelines/{id}/stages/{judge_stage}");
-    let (status, body) = app.patch(&path, &json!({"judgmentStatus": "continue"})).await;
-    assert_error(status, &body, 400, &path, &["not waiting for a judgment", "NOT_STARTED"]);
+    let (status, body) = app
+        .patch(&path, &json!({"judgmentStatus": "continue"}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        &path,
+        &["not waiting for a judgment", "NOT_STARTED"],
+    );
 
     let path = format!("/pipelines/{id}/stages/{wait_stage}");
-    let (status, body) = app.patch(&path, &json!({"judgmentStatus": "continue"})).await;
+    let (status, body) = app
+        .patch(&path, &json!({"judgmentStatus": "continue"}))
+        .await;
     assert_error(status, &body, 400, &path, &["not a manual judgment"]);
 
     let path = format!("/pipelines/{id}/stages/{judge_stage}");
-    let (status, body) = app.patch(&path, &json!({"judgmentStatus": "perhaps"})).await;
+    let (status, body) = app
+        .patch(&path, &json!({"judgmentStatus": "perhaps"}))
+        .await;
     assert_error(status, &body, 400, &path, &["continue", "stop"]);
 
     let path = format!("/pipelines/{id}/stages/nope");
-    let (status, body) = app.patch(&path, &json!({"judgmentStatus": "continue"})).await;
+    let (status, body) = app
+        .patch(&path, &json!({"judgmentStatus": "continue"}))
+        .await;
     assert_error(status, &body, 404, &path, &["nope"]);
 
     let (_, after) = app.get(&format!("/pipelines/{id}")).await;
-    assert!(stage(&after, "2")["context"].get("judgmentStatus").is_none(), "no judgment was recorded");
+    assert!(
+        stage(&after, "2")["context"]
+            .get("judgmentStatus")
+            .is_none(),
+        "no judgment was recorded"
+    );
     assert_eq!(stage(&after, "2")["status"], "NOT_STARTED");
     app.stop().await;
 }
@@ -198,9 +294,21 @@ async fn applications_are_created_and_listed_through_tasks() {
     assert_eq!(body["attributes"]["email"], "team@example.com");
     let (status, list) = app.get("/applications").await;
     assert_eq!(status, 200);
-    assert_eq!(list.as_array().unwrap().iter().filter(|a| a["name"] == "myapp").count(), 1);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "myapp")
+            .count(),
+        1
+    );
 
-    let (status, body) = app.post("/tasks", &json!({"job": [{"type": "createApplication", "application": {"name": "bad name!"}}]})).await;
+    let (status, body) = app
+        .post(
+            "/tasks",
+            &json!({"job": [{"type": "createApplication", "application": {"name": "bad name!"}}]}),
+        )
+        .await;
     assert_error(status, &body, 400, "/tasks", &["bad name!"]);
     let (status, body) = app.post("/tasks", &json!({"application": "x"})).await;
     assert_error(status, &body, 400, "/tasks", &["job"]);

@@ -413,7 +413,7 @@ async fn check_function(
                 .table_name(value)
                 .send()
                 .await
-                .with_context(|| format!("{name}"))?;
+                .with_context(|| name.to_string())?;
         }
         if name.ends_with("_STATE_MACHINE_ARN") {
             clients
@@ -422,7 +422,7 @@ async fn check_function(
                 .state_machine_arn(value)
                 .send()
                 .await
-                .with_context(|| format!("{name}"))?;
+                .with_context(|| name.to_string())?;
         }
     }
 

@@ -205,3 +205,26 @@ fn engine_event(message: &OrchestrationMessage) -> Event {
         },
     }
 }
+
+#[cfg(test)]
+mod sample_events {
+    use super::*;
+
+    /// The sample events in `events/` (used with `cargo lambda invoke`) must stay readable.
+    #[test]
+    fn sample_events_parse_into_orchestration_messages() {
+        for (file, expected_type) in [
+            ("orchestrator-start-execution.json", "StartExecution"),
+            ("orchestrator-stage-finished.json", "StageFinished"),
+        ] {
+            let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+            let event: SqsEvent =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let message: OrchestrationMessage = parse_body(&event.records[0]).unwrap();
+            assert!(
+                format!("{message:?}").starts_with(expected_type),
+                "{file}: {message:?}"
+            );
+        }
+    }
+}

@@ -102,3 +102,22 @@ impl ManualJudgmentWorker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod sample_events {
+    use super::*;
+
+    /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
+    #[test]
+    fn sample_event_parses_into_a_task_message() {
+        let path = format!(
+            "{}/../../events/manual-judgment-task.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event: SqsEvent =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let task: TaskMessage = parse_body(&event.records[0]).unwrap();
+        assert_eq!(task.stage.attempt, 1);
+        assert!(!task.task_token.is_empty());
+    }
+}

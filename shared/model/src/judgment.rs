@@ -22,7 +22,10 @@ impl Judgment {
 
     /// The judgment recorded in a stage context, if any.
     pub fn from_context(context: &Map<String, Value>) -> Option<Self> {
-        context.get("judgmentStatus").and_then(Value::as_str).and_then(Self::parse)
+        context
+            .get("judgmentStatus")
+            .and_then(Value::as_str)
+            .and_then(Self::parse)
     }
 
     /// continue ⇒ SUCCEEDED; stop ⇒ TERMINAL (the stage's failure options then apply).
@@ -49,7 +52,13 @@ mod tests {
         assert_eq!(Judgment::parse("Continue"), Some(Judgment::Continue));
         assert_eq!(Judgment::parse(" STOP "), Some(Judgment::Stop));
         assert_eq!(Judgment::parse("maybe"), None);
-        let context = json!({"judgmentStatus": "stop"}).as_object().unwrap().clone();
-        assert_eq!(Judgment::from_context(&context).unwrap().worker_answer(), json!({"status": "TERMINAL"}));
+        let context = json!({"judgmentStatus": "stop"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            Judgment::from_context(&context).unwrap().worker_answer(),
+            json!({"status": "TERMINAL"})
+        );
     }
 }

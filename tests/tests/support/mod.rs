@@ -19,11 +19,18 @@ impl TestApp {
     /// Starts local mode on a free port with a stack name unique to this test.
     pub async fn spawn() -> TestApp {
         let stack_name = format!("t{}", &gennaker_model::new_id()[16..]).to_lowercase();
-        let running = gennaker_local::start(LocalOptions { api_port: 0, stack_name })
-            .await
-            .expect("local mode starts");
+        let running = gennaker_local::start(LocalOptions {
+            api_port: 0,
+            stack_name,
+        })
+        .await
+        .expect("local mode starts");
         let base_url = running.api_url();
-        TestApp { running, base_url, http: reqwest::Client::new() }
+        TestApp {
+            running,
+            base_url,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -31,21 +38,37 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        into_parts(self.http.get(self.url(path)).send().await.expect("GET"), path).await
+        into_parts(
+            self.http.get(self.url(path)).send().await.expect("GET"),
+            path,
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let request = self.http.post(self.url(path)).header("content-type", "application/json").body(body.to_string());
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         into_parts(request.send().await.expect("POST"), path).await
     }
 
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
-        let request = self.http.post(self.url(path)).header("content-type", "application/json").body(body.to_string());
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         into_parts(request.send().await.expect("POST"), path).await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
-        let request = self.http.patch(self.url(path)).header("content-type", "application/json").body(body.to_string());
+        let request = self
+            .http
+            .patch(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         into_parts(request.send().await.expect("PATCH"), path).await
     }
 
@@ -62,16 +85,29 @@ impl TestApp {
             .await;
         assert_eq!(status, 200, "{body}");
         let task_path = body["ref"].as_str().expect("ref").to_string();
-        let task = eventually("the createApplication task to finish", Duration::from_secs(20), || async {
-            let (_, task) = self.get(&task_path).await;
-            (task["status"] == "SUCCEEDED").then_some(task)
-        })
+        let task = eventually(
+            "the createApplication task to finish",
+            Duration::from_secs(20),
+            || async {
+                let (_, task) = self.get(&task_path).await;
+                (task["status"] == "SUCCEEDED").then_some(task)
+            },
+        )
         .await;
-        assert_eq!(task["application"], name.to_lowercase(), "applications are stored lower-cased");
+        assert_eq!(
+            task["application"],
+            name.to_lowercase(),
+            "applications are stored lower-cased"
+        );
     }
 
     /// Polls `GET /pipelines/{id}` until `done` accepts the execution.
-    pub async fn wait_for_execution(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for_execution(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         eventually(what, Duration::from_secs(60), || async {
             let (status, execution) = self.get(&format!("/pipelines/{id}")).await;
             (status == 200 && done(&execution)).then_some(execution)
@@ -86,13 +122,24 @@ impl TestApp {
 
 async fn into_parts(response: reqwest::Response, path: &str) -> (u16, Value) {
     let status = response.status().as_u16();
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let text = response.text().await.expect("body");
     if text.is_empty() {
         return (status, Value::Null);
     }
-    assert!(content_type.contains("application/json"), "{path}: JSON answer without JSON content type ({content_type}): {text}");
-    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}")))
+    assert!(
+        content_type.contains("application/json"),
+        "{path}: JSON answer without JSON content type ({content_type}): {text}"
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}")),
+    )
 }
 
 /// Polls `probe` every 50 ms until it yields a value; panics naming `what` at the deadline.
@@ -106,7 +153,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(started.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -119,5 +169,7 @@ pub fn stage<'a>(execution: &'a Value, ref_id: &str) -> &'a Value {
 }
 
 pub fn millis(value: &Value) -> i64 {
-    value.as_i64().unwrap_or_else(|| panic!("expected epoch millis, got {value}"))
+    value
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected epoch millis, got {value}"))
 }
