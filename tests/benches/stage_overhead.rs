@@ -58,11 +58,6 @@ async fn main() {
                 .iter()
                 .map(|s| time(s, "endTime") - time(s, "startTime")),
         );
-        gaps.extend(
-            stages
-                .windows(2)
-                .map(|w| time(&w[1], "startTime") - time(&w[0], "endTime")),
-        );
         per_stage_total.push(wall.as_millis() as i64 / STAGES as i64);
     }
     report("stage started -> marked finished (ms)", &mut in_stage);
