@@ -4,11 +4,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-};
-use gennaker_local::emulator::Emulator;
+use gennaker_local::emulator::{Emulator, project_root};
+use gennaker_local::template::{Template, deploy};
 use gennaker_model::{Execution, ExecutionStatus, PipelineConfig, StageExecution};
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::{Map, Value, json};
@@ -26,7 +23,7 @@ impl Env {
         let emulator = Emulator::start().await?;
         let config = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
         let client = Client::new(&config);
-        let tables = create_tables(&client, prefix).await?;
+        let tables = create_tables(&config, prefix).await?;
         Ok(Self {
             emulator,
             store: Store::new(client, tables),
@@ -38,92 +35,21 @@ impl Env {
     }
 }
 
-/// Creates the applications, pipelines and executions tables (the template's schemas).
-/// One function so it can be swapped for the template-driven deploy later.
-async fn create_tables(client: &Client, prefix: &str) -> anyhow::Result<Tables> {
-    let tables = Tables {
-        applications: format!("{prefix}-applications"),
-        pipelines: format!("{prefix}-pipelines"),
-        executions: format!("{prefix}-executions"),
+/// Deploys `template.yaml` under `stack_name` and returns the names of its tables, so
+/// these tests run against exactly the schemas AWS and local mode use.
+async fn create_tables(config: &aws_config::SdkConfig, stack_name: &str) -> anyhow::Result<Tables> {
+    let template = Template::load(&project_root().join("template.yaml"))?;
+    let deployment = deploy(&template, config, stack_name).await?;
+    let table = |logical_id: &str| {
+        deployment
+            .resource(logical_id)
+            .map(|table| table.ref_value.clone())
     };
-    (client.create_table())
-        .table_name(&tables.applications)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("name")?)
-        .key_schema(key_element("name", KeyType::Hash)?)
-        .send()
-        .await?;
-    (client.create_table())
-        .table_name(&tables.pipelines)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk")?)
-        .attribute_definitions(attribute("sk")?)
-        .key_schema(key_element("pk", KeyType::Hash)?)
-        .key_schema(key_element("sk", KeyType::Range)?)
-        .send()
-        .await?;
-    let mut executions = (client.create_table())
-        .table_name(&tables.executions)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key_element("pk", KeyType::Hash)?)
-        .key_schema(key_element("sk", KeyType::Range)?);
-    for name in ["pk", "sk", "application", "executionId", "pipelineConfigId"] {
-        executions = executions.attribute_definitions(attribute(name)?);
-    }
-    for (index, partition) in [
-        ("byApplication", "application"),
-        ("byPipelineConfig", "pipelineConfigId"),
-    ] {
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(index)
-            .key_schema(key_element(partition, KeyType::Hash)?)
-            .key_schema(key_element("executionId", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()?;
-        executions = executions.global_secondary_indexes(gsi);
-    }
-    executions.send().await?;
-    for table in [&tables.applications, &tables.pipelines, &tables.executions] {
-        wait_until_active(client, table).await?;
-    }
-    (client.update_time_to_live())
-        .table_name(&tables.executions)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expiresAt")
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(tables)
-}
-
-fn attribute(name: &str) -> anyhow::Result<AttributeDefinition> {
-    Ok(AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()?)
-}
-
-fn key_element(name: &str, key_type: KeyType) -> anyhow::Result<KeySchemaElement> {
-    Ok(KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()?)
-}
-
-async fn wait_until_active(client: &Client, table: &str) -> anyhow::Result<()> {
-    eventually(&format!("table {table} active"), || async {
-        let described = client.describe_table().table_name(table).send().await?;
-        let status = described.table().and_then(|t| t.table_status().cloned());
-        Ok((status == Some(TableStatus::Active)).then_some(()))
+    Ok(Tables {
+        applications: table("ApplicationsTable")?,
+        pipelines: table("PipelinesTable")?,
+        executions: table("ExecutionsTable")?,
     })
-    .await
 }
 
 /// Polls `probe` until it yields a value, failing after [`DEADLINE`].
