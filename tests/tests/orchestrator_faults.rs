@@ -11,7 +11,6 @@ mod support;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus as MachineStatus;
-use gennaker_engine::Event;
 use gennaker_local::emulator::{Emulator, project_root};
 use gennaker_local::template::{Template, deploy};
 use gennaker_model::json::now_millis;
@@ -226,8 +225,10 @@ impl Rig {
                 .expect("set_pipeline_task_token");
         }
         let stored = self.load(execution_id).await;
-        let (next, effects) =
-            gennaker_engine::apply(stored.execution.clone(), &engine_event(message));
+        let (next, effects) = gennaker_engine::apply(
+            stored.execution.clone(),
+            &message.engine_event(now_millis()),
+        );
         assert!(
             !effects.is_empty(),
             "the crash must lose some work: {message:?}"
@@ -284,27 +285,6 @@ impl Rig {
             (status != MachineStatus::Running).then_some(status)
         })
         .await
-    }
-}
-
-/// The engine event the orchestrator derives from a queue message.
-fn engine_event(message: &OrchestrationMessage) -> Event {
-    let now = now_millis();
-    match message {
-        OrchestrationMessage::StartExecution { .. } => Event::Start { now },
-        OrchestrationMessage::StageFinished {
-            stage_id,
-            attempt,
-            result,
-            ..
-        } => Event::StageFinished {
-            stage_id: stage_id.clone(),
-            attempt: *attempt,
-            status: result.status,
-            context: result.context.clone(),
-            outputs: result.outputs.clone(),
-            now,
-        },
     }
 }
 

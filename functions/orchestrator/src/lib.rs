@@ -11,7 +11,7 @@ pub mod messages;
 mod stage_input;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use gennaker_engine::{Effect, Event};
+use gennaker_engine::Effect;
 use gennaker_model::Execution;
 use gennaker_model::json::now_millis;
 use gennaker_runtime::batch::{parse_body, process_in_order};
@@ -120,7 +120,7 @@ impl Orchestrator {
                 .await?;
             stored.pipeline_task_token = Some(task_token.clone());
         }
-        let event = engine_event(message);
+        let event = message.engine_event(now_millis());
         let (next, effects) = gennaker_engine::apply(stored.execution.clone(), &event);
         let effects = if next == stored.execution {
             // Already applied (a redelivery): re-issue what the stored state implies.
@@ -183,26 +183,6 @@ impl Orchestrator {
             .start_execution(&self.stage_state_machine_arn, &name, &input)
             .await?;
         Ok(())
-    }
-}
-
-fn engine_event(message: &OrchestrationMessage) -> Event {
-    let now = now_millis();
-    match message {
-        OrchestrationMessage::StartExecution { .. } => Event::Start { now },
-        OrchestrationMessage::StageFinished {
-            stage_id,
-            attempt,
-            result,
-            ..
-        } => Event::StageFinished {
-            stage_id: stage_id.clone(),
-            attempt: *attempt,
-            status: result.status,
-            context: result.context.clone(),
-            outputs: result.outputs.clone(),
-            now,
-        },
     }
 }
 

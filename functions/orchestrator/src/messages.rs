@@ -1,6 +1,7 @@
 //! Messages on the orchestration FIFO queue. They are written by the state machines
 //! (`statemachines/*.asl.json`), so field names here must match those definitions.
 
+use gennaker_engine::Event;
 use gennaker_model::ExecutionStatus;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -29,6 +30,26 @@ impl OrchestrationMessage {
         match self {
             Self::StartExecution { execution_id, .. }
             | Self::StageFinished { execution_id, .. } => execution_id,
+        }
+    }
+
+    /// The engine event this message stands for, stamped with `now`.
+    pub fn engine_event(&self, now: i64) -> Event {
+        match self {
+            Self::StartExecution { .. } => Event::Start { now },
+            Self::StageFinished {
+                stage_id,
+                attempt,
+                result,
+                ..
+            } => Event::StageFinished {
+                stage_id: stage_id.clone(),
+                attempt: *attempt,
+                status: result.status,
+                context: result.context.clone(),
+                outputs: result.outputs.clone(),
+                now,
+            },
         }
     }
 }
