@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::{caller, user_name};
+use crate::routes::load_execution_of_kind;
 use crate::routes::pipeline_configs::resolve;
 
 /// `POST /pipelines/{application}/{nameOrId}`: 202 `{"ref": "/pipelines/<id>"}`.
@@ -92,20 +93,11 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Execution>, ApiError> {
-    Ok(Json(load_pipeline_execution(&state, &id).await?))
-}
-
-async fn load_pipeline_execution(state: &AppState, id: &str) -> Result<Execution, ApiError> {
-    let not_found = || ApiError::not_found(format!("Pipeline not found (id: {id})"));
-    let stored = state
-        .store
-        .load_execution(id)
-        .await?
-        .ok_or_else(not_found)?;
-    match stored.execution.execution_type {
-        ExecutionType::Pipeline => Ok(stored.execution),
-        ExecutionType::Orchestration => Err(not_found()),
-    }
+    Ok(Json(
+        load_execution_of_kind(&state, &id, ExecutionType::Pipeline)
+            .await?
+            .execution,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,12 +192,7 @@ pub async fn patch_stage(
     let judgment = parse_judgment(&patch)?;
     let user = user_name(&headers);
     for _ in 0..PATCH_RETRIES {
-        let stored = state
-            .store
-            .load_execution(&id)
-            .await?
-            .filter(|stored| stored.execution.execution_type == ExecutionType::Pipeline)
-            .ok_or_else(|| ApiError::not_found(format!("Pipeline not found (id: {id})")))?;
+        let stored = load_execution_of_kind(&state, &id, ExecutionType::Pipeline).await?;
         let mut execution = stored.execution.clone();
         let stage = execution.stage_mut(&stage_id).ok_or_else(|| {
             ApiError::not_found(format!("Stage not found (id: {stage_id}) in pipeline {id}"))

@@ -4,9 +4,32 @@ pub mod pipeline_configs;
 pub mod tasks;
 
 use axum::Json;
+use gennaker_model::ExecutionType;
+use gennaker_store::StoredExecution;
 use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
 
 /// `GET /version`: spin calls it before every command.
 pub async fn version() -> Json<Value> {
     Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Loads an execution of `kind`; a missing one, or one of the other kind, is a 404.
+pub(crate) async fn load_execution_of_kind(
+    state: &AppState,
+    id: &str,
+    kind: ExecutionType,
+) -> Result<StoredExecution, ApiError> {
+    let not_found = || match kind {
+        ExecutionType::Pipeline => ApiError::not_found(format!("Pipeline not found (id: {id})")),
+        ExecutionType::Orchestration => ApiError::not_found(format!("Task not found (id: {id})")),
+    };
+    state
+        .store
+        .load_execution(id)
+        .await?
+        .filter(|stored| stored.execution.execution_type == kind)
+        .ok_or_else(not_found)
 }

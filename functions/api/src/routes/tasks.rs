@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::{caller, user_name};
+use crate::routes::load_execution_of_kind;
 
 const APPLICATION_JOBS: [&str; 4] = [
     "createApplication",
@@ -55,7 +56,9 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let execution = load_task(&state, &id).await?;
+    let execution = load_execution_of_kind(&state, &id, ExecutionType::Orchestration)
+        .await?
+        .execution;
     Ok(Json(view_model(&execution)))
 }
 
@@ -65,19 +68,6 @@ pub async fn get_one_for_application(
     Path((_application, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     get_one(State(state), Path(id)).await
-}
-
-async fn load_task(state: &AppState, id: &str) -> Result<Execution, ApiError> {
-    let not_found = || ApiError::not_found(format!("Task not found (id: {id})"));
-    let stored = state
-        .store
-        .load_execution(id)
-        .await?
-        .ok_or_else(not_found)?;
-    match stored.execution.execution_type {
-        ExecutionType::Orchestration => Ok(stored.execution),
-        ExecutionType::Pipeline => Err(not_found()),
-    }
 }
 
 /// A job validated before anything is written.
