@@ -28,11 +28,12 @@ const DEFAULT_REGION: &str = "us-east-1";
 const TABLE: &str = "AWS::DynamoDB::Table";
 const QUEUE: &str = "AWS::SQS::Queue";
 const STATE_MACHINE: &str = "AWS::Serverless::StateMachine";
+const EVENT_BUS: &str = "AWS::Events::EventBus";
 const FUNCTION: &str = "AWS::Serverless::Function";
 const HTTP_API: &str = "AWS::Serverless::HttpApi";
 /// Resource types local mode plays itself instead of creating them in the emulator.
 const PLAYED_LOCALLY: [&str; 2] = [FUNCTION, HTTP_API];
-const CREATED_IN_EMULATOR: [&str; 3] = [TABLE, QUEUE, STATE_MACHINE];
+const CREATED_IN_EMULATOR: [&str; 4] = [TABLE, QUEUE, STATE_MACHINE, EVENT_BUS];
 
 /// Properties with no local meaning (IAM, encryption, tags, backups): IAM is not enforced
 /// by the emulator, so they are dropped before resolution rather than reported as unsupported.
@@ -613,6 +614,7 @@ pub async fn deploy(
         dynamodb: aws_sdk_dynamodb::Client::new(sdk),
         sqs: aws_sdk_sqs::Client::new(sdk),
         sfn: aws_sdk_sfn::Client::new(sdk),
+        events: aws_sdk_eventbridge::Client::new(sdk),
     };
     let mut resources = BTreeMap::new();
     for id in template.deployment_order()? {
@@ -661,6 +663,7 @@ struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     sfn: aws_sdk_sfn::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 /// One resource to create, its properties already resolved.
@@ -678,6 +681,7 @@ impl Request<'_> {
             TABLE => self.create_table().await,
             QUEUE => self.create_queue().await,
             STATE_MACHINE => self.create_state_machine().await,
+            EVENT_BUS => self.create_event_bus().await,
             other => bail!("local mode cannot create {other}"),
         }
     }
@@ -813,6 +817,29 @@ impl Request<'_> {
             ("QueueName", name.clone()),
         ];
         Ok(self.deployed(QUEUE, name, url, &attributes))
+    }
+
+    /// `!Ref` of an event bus is its name.
+    async fn create_event_bus(self) -> anyhow::Result<DeployedResource> {
+        let properties = as_object(Some(&self.properties), "Properties")?;
+        if let Some(unknown) = properties.keys().find(|key| *key != "Name") {
+            bail!("local mode does not support the event bus property {unknown}");
+        }
+        let name = match properties.get("Name") {
+            Some(name) => scalar_text(name)?,
+            None => self.default_name(),
+        };
+        let arn = self
+            .clients
+            .events
+            .create_event_bus()
+            .name(&name)
+            .send()
+            .await?
+            .event_bus_arn
+            .context("CreateEventBus returned no ARN")?;
+        let attributes = [("Arn", arn), ("Name", name.clone())];
+        Ok(self.deployed(EVENT_BUS, name.clone(), name, &attributes))
     }
 
     async fn create_state_machine(self) -> anyhow::Result<DeployedResource> {
@@ -1234,12 +1261,12 @@ mod tests {
     #[test]
     fn unsupported_resource_types_fail_at_load() {
         let error = Template::parse(
-            "Resources: {Bus: {Type: 'AWS::Events::EventBus'}}",
+            "Resources: {Topic: {Type: 'AWS::SNS::Topic'}}",
             Path::new("."),
         )
         .unwrap_err();
         assert!(
-            error.to_string().contains("AWS::Events::EventBus"),
+            error.to_string().contains("AWS::SNS::Topic"),
             "{error}"
         );
     }

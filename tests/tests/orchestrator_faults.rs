@@ -314,7 +314,7 @@ fn is_start(message: &OrchestrationMessage) -> bool {
 fn finished_stage(message: &OrchestrationMessage) -> Option<&str> {
     match message {
         OrchestrationMessage::StageFinished { stage_id, .. } => Some(stage_id),
-        OrchestrationMessage::StartExecution { .. } => None,
+        _ => None,
     }
 }
 

@@ -7,15 +7,19 @@
 //! the effects implied by the persisted state are re-issued (all idempotent), which heals a
 //! crash between persisting and acting.
 
+mod concurrency;
 pub mod messages;
 mod stage_input;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_engine::Effect;
-use gennaker_model::Execution;
+use gennaker_model::concurrency::Admission;
 use gennaker_model::json::now_millis;
+use gennaker_model::{Execution, ExecutionStatus};
 use gennaker_runtime::batch::{parse_body, process_in_order};
 use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_runtime::event_bus::EventBus;
+use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::json;
@@ -33,6 +37,10 @@ pub enum OrchestratorError {
     #[error("{0}")]
     StepFunctions(#[from] StepFunctionsError),
     #[error("{0}")]
+    Queue(#[from] gennaker_runtime::queue::QueueError),
+    #[error("{0}")]
+    Events(#[from] gennaker_runtime::event_bus::PublishError),
+    #[error("{0}")]
     BadMessage(String),
     #[error("execution {0} does not exist")]
     UnknownExecution(String),
@@ -46,6 +54,9 @@ pub struct OrchestratorConfig {
     pub executions_table: String,
     pub pipelines_table: String,
     pub stage_state_machine_arn: String,
+    pub pipeline_state_machine_arn: String,
+    pub orchestration_queue_url: String,
+    pub event_bus_name: String,
 }
 
 impl OrchestratorConfig {
@@ -54,6 +65,9 @@ impl OrchestratorConfig {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipelines_table: env.required("PIPELINES_TABLE")?,
             stage_state_machine_arn: env.required("STAGE_STATE_MACHINE_ARN")?,
+            pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
+            orchestration_queue_url: env.required("ORCHESTRATION_QUEUE_URL")?,
+            event_bus_name: env.required("EVENT_BUS_NAME")?,
         })
     }
 }
@@ -63,6 +77,9 @@ pub struct Orchestrator {
     store: Store,
     step_functions: StepFunctions,
     stage_state_machine_arn: String,
+    pipeline_state_machine_arn: String,
+    queue: OrchestrationQueue,
+    events: EventBus,
 }
 
 impl Orchestrator {
@@ -77,6 +94,12 @@ impl Orchestrator {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
             step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
             stage_state_machine_arn: config.stage_state_machine_arn,
+            pipeline_state_machine_arn: config.pipeline_state_machine_arn,
+            queue: OrchestrationQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.orchestration_queue_url,
+            ),
+            events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
         }
     }
 
@@ -121,11 +144,21 @@ impl Orchestrator {
             stored.pipeline_task_token = Some(task_token.clone());
         }
         let event = message.engine_event(now_millis());
+        let wants_to_start = matches!(event, gennaker_engine::Event::Start { .. })
+            && stored.execution.status == ExecutionStatus::NotStarted
+            && !stored.execution.canceled;
+        if wants_to_start && self.admit(&stored.execution).await? == Admission::Wait {
+            tracing::info!("waiting for a free slot of its pipeline's concurrency limit");
+            return Ok(());
+        }
         let (next, effects) = gennaker_engine::apply(stored.execution.clone(), &event);
         let effects = if next == stored.execution {
             // Already applied (a redelivery): re-issue what the stored state implies.
             gennaker_engine::pending_effects(&next)
         } else {
+            // Published before persisting: a crash in between republishes (consumers dedupe
+            // on the detail's eventId) rather than losing an event.
+            self.publish_transitions(&stored.execution, &next).await?;
             self.store.save_execution(&stored, &next).await?;
             effects
         };
@@ -151,18 +184,55 @@ impl Orchestrator {
                         .stop_execution(&arn, "execution halted")
                         .await?;
                 }
-                Effect::CompleteExecution { status } => match pipeline_task_token {
-                    Some(token) => {
-                        let output = json!({ "status": status, "executionId": execution.id });
-                        self.step_functions
-                            .send_task_success(token, &output)
-                            .await?;
-                    }
-                    None => {
-                        tracing::warn!(%status, "execution completed without a pipeline task token")
-                    }
-                },
+                Effect::ReopenExecution { stage_id, attempt } => {
+                    // A new pipeline machine run, named after the restart so it is unique; it
+                    // hands over a fresh task token with a StartExecution message.
+                    let name = format!("{}-{stage_id}-{attempt}", execution.id);
+                    let input = json!({ "executionId": execution.id, "application": execution.application });
+                    self.step_functions
+                        .start_execution(&self.pipeline_state_machine_arn, &name, &input)
+                        .await?;
+                }
+                Effect::CompleteExecution { status } => {
+                    self.release(execution).await?;
+                    self.complete_pipeline_machine(execution, status, pipeline_task_token)
+                        .await?
+                }
             }
+        }
+        Ok(())
+    }
+
+    async fn publish_transitions(
+        &self,
+        before: &Execution,
+        after: &Execution,
+    ) -> Result<(), OrchestratorError> {
+        let events: Vec<(String, serde_json::Value)> =
+            gennaker_engine::lifecycle_events(before, after)
+                .into_iter()
+                .map(|event| (event.detail_type, event.detail))
+                .collect();
+        if !events.is_empty() {
+            self.events.publish(events).await?;
+        }
+        Ok(())
+    }
+
+    async fn complete_pipeline_machine(
+        &self,
+        execution: &Execution,
+        status: ExecutionStatus,
+        pipeline_task_token: Option<&str>,
+    ) -> Result<(), OrchestratorError> {
+        match pipeline_task_token {
+            Some(token) => {
+                let output = json!({ "status": status, "executionId": execution.id });
+                self.step_functions
+                    .send_task_success(token, &output)
+                    .await?;
+            }
+            None => tracing::warn!(%status, "execution completed without a pipeline task token"),
         }
         Ok(())
     }

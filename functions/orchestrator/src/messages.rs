@@ -23,20 +23,49 @@ pub enum OrchestrationMessage {
         attempt: u32,
         result: StageResult,
     },
+    /// A slot of the pipeline's concurrency limit was freed for this waiting execution.
+    #[serde(rename_all = "camelCase")]
+    WakeUp { execution_id: String },
+    /// From the API: cancel the execution.
+    #[serde(rename_all = "camelCase")]
+    CancelExecution {
+        execution_id: String,
+        user: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// From the API: pause a running execution.
+    #[serde(rename_all = "camelCase")]
+    PauseExecution { execution_id: String, user: String },
+    /// From the API: resume a paused execution.
+    #[serde(rename_all = "camelCase")]
+    ResumeExecution { execution_id: String, user: String },
+    /// From the API: restart a stage and what follows it.
+    #[serde(rename_all = "camelCase")]
+    RestartStage {
+        execution_id: String,
+        stage_id: String,
+        user: String,
+    },
 }
 
 impl OrchestrationMessage {
     pub fn execution_id(&self) -> &str {
         match self {
             Self::StartExecution { execution_id, .. }
-            | Self::StageFinished { execution_id, .. } => execution_id,
+            | Self::StageFinished { execution_id, .. }
+            | Self::WakeUp { execution_id }
+            | Self::CancelExecution { execution_id, .. }
+            | Self::PauseExecution { execution_id, .. }
+            | Self::ResumeExecution { execution_id, .. }
+            | Self::RestartStage { execution_id, .. } => execution_id,
         }
     }
 
     /// The engine event this message stands for, stamped with `now`.
     pub fn engine_event(&self, now: i64) -> Event {
         match self {
-            Self::StartExecution { .. } => Event::Start { now },
+            Self::StartExecution { .. } | Self::WakeUp { .. } => Event::Start { now },
             Self::StageFinished {
                 stage_id,
                 attempt,
@@ -48,6 +77,24 @@ impl OrchestrationMessage {
                 status: result.status,
                 context: result.context.clone(),
                 outputs: result.outputs.clone(),
+                now,
+            },
+            Self::CancelExecution { user, reason, .. } => Event::Cancel {
+                user: user.clone(),
+                reason: reason.clone(),
+                now,
+            },
+            Self::PauseExecution { user, .. } => Event::Pause {
+                user: user.clone(),
+                now,
+            },
+            Self::ResumeExecution { user, .. } => Event::Resume {
+                user: user.clone(),
+                now,
+            },
+            Self::RestartStage { stage_id, user, .. } => Event::RestartStage {
+                stage_id: stage_id.clone(),
+                user: user.clone(),
                 now,
             },
         }

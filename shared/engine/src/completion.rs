@@ -56,7 +56,10 @@ pub(crate) fn complete_execution(
     effects: &mut Vec<Effect>,
 ) {
     for stage in &mut execution.stages {
-        if stage.status == ExecutionStatus::Running {
+        if matches!(
+            stage.status,
+            ExecutionStatus::Running | ExecutionStatus::Paused
+        ) {
             end_stage(stage, ExecutionStatus::Canceled, now);
             effects.push(Effect::CancelStage {
                 stage_id: stage.id.clone(),

@@ -3,10 +3,17 @@
 //!
 //! The orchestrator loads an execution, calls [`apply`], persists the result and only then
 //! performs the effects. The engine does no I/O and reads no clock: time arrives in events.
-//! Only top-level stages exist so far (no synthetic stages).
+//! Only top-level stages exist so far (no synthetic stages). Expression-dependent decisions
+//! (`stageEnabled`) come in through [`StageConditions`].
 
 mod completion;
+mod conditions;
+mod events;
+mod lifecycle;
 mod stages;
+
+pub use conditions::{LiteralConditions, StageConditions};
+pub use events::{LifecycleEvent, lifecycle_events};
 
 use gennaker_model::{Execution, ExecutionStatus};
 use serde_json::{Map, Value};
@@ -31,6 +38,22 @@ pub enum Event {
         outputs: Map<String, Value>,
         now: i64,
     },
+    /// A user (or the system) canceled the execution (semantics §3.11).
+    Cancel {
+        user: String,
+        reason: Option<String>,
+        now: i64,
+    },
+    /// A user paused a RUNNING execution (§3.12): no new stage starts until resumed.
+    Pause { user: String, now: i64 },
+    /// A user resumed a PAUSED execution.
+    Resume { user: String, now: i64 },
+    /// A user restarted a stage (§3.13): it and every completed downstream stage run again.
+    RestartStage {
+        stage_id: String,
+        user: String,
+        now: i64,
+    },
 }
 
 /// Something the orchestrator must do after persisting the new execution state.
@@ -42,14 +65,28 @@ pub enum Effect {
     CancelStage { stage_id: String, attempt: u32 },
     /// The execution reached a final status: complete the pipeline state machine.
     CompleteExecution { status: ExecutionStatus },
+    /// A completed execution runs again (a stage was restarted): start a new pipeline
+    /// state machine run for it, named after the restarted stage's new attempt.
+    ReopenExecution { stage_id: String, attempt: u32 },
 }
 
 /// Applies one event. Duplicate and stale events leave the execution unchanged and yield
-/// no effects, so redelivery is harmless.
-pub fn apply(mut execution: Execution, event: &Event) -> (Execution, Vec<Effect>) {
+/// no effects, so redelivery is harmless. `stageEnabled` understands only literals; see
+/// [`apply_with`].
+pub fn apply(execution: Execution, event: &Event) -> (Execution, Vec<Effect>) {
+    apply_with(execution, event, &LiteralConditions)
+}
+
+/// [`apply`] with the caller's evaluator for `stageEnabled` expressions.
+pub fn apply_with(
+    mut execution: Execution,
+    event: &Event,
+    conditions: &dyn StageConditions,
+) -> (Execution, Vec<Effect>) {
     let mut effects = Vec::new();
+    let effects_out = &mut effects;
     match event {
-        Event::Start { now } => start_execution(&mut execution, *now, &mut effects),
+        Event::Start { now } => start_execution(&mut execution, conditions, *now, effects_out),
         Event::StageFinished {
             stage_id,
             attempt,
@@ -65,26 +102,61 @@ pub fn apply(mut execution: Execution, event: &Event) -> (Execution, Vec<Effect>
                 context,
                 outputs,
             };
-            finish_stage(&mut execution, result, *now, &mut effects);
+            finish_stage(&mut execution, result, conditions, *now, effects_out);
         }
+        Event::Cancel { user, reason, now } => {
+            lifecycle::cancel(&mut execution, user, reason.as_deref(), *now, effects_out)
+        }
+        Event::Pause { user, now } => lifecycle::pause(&mut execution, user, *now),
+        Event::Resume { user, now } => {
+            lifecycle::resume(&mut execution, user, conditions, *now, effects_out)
+        }
+        Event::RestartStage {
+            stage_id,
+            user,
+            now,
+        } => lifecycle::restart_stage(
+            &mut execution,
+            stage_id,
+            user,
+            conditions,
+            *now,
+            effects_out,
+        ),
     }
     (execution, effects)
 }
 
 /// Effects implied by persisted state alone (used when a redelivered event is a duplicate,
-/// to heal a crash between persisting and acting): StartStage for every RUNNING stage,
-/// CompleteExecution if the execution is complete.
+/// to heal a crash between persisting and acting): StartStage for every RUNNING (or paused)
+/// stage, CancelStage for every stage canceled by a halt, CompleteExecution if the
+/// execution is complete. All are idempotent.
 pub fn pending_effects(execution: &Execution) -> Vec<Effect> {
     let mut effects: Vec<Effect> = execution
         .stages
         .iter()
-        .filter(|stage| stage.status == ExecutionStatus::Running)
+        .filter(|stage| {
+            matches!(
+                stage.status,
+                ExecutionStatus::Running | ExecutionStatus::Paused
+            )
+        })
         .map(|stage| Effect::StartStage {
             stage_id: stage.id.clone(),
             attempt: stage.attempt,
         })
         .collect();
     if execution.status.is_complete() {
+        effects.extend(
+            execution
+                .stages
+                .iter()
+                .filter(|stage| stage.status == ExecutionStatus::Canceled && stage.attempt > 0)
+                .map(|stage| Effect::CancelStage {
+                    stage_id: stage.id.clone(),
+                    attempt: stage.attempt,
+                }),
+        );
         effects.push(Effect::CompleteExecution {
             status: execution.status,
         });
@@ -94,8 +166,21 @@ pub fn pending_effects(execution: &Execution) -> Vec<Effect> {
 
 /// §3.3: only a NOT_STARTED, uncanceled execution starts; every stage without requisites
 /// starts in parallel. Without such a stage nothing could ever run, so Orca ends TERMINAL.
-fn start_execution(execution: &mut Execution, now: i64, effects: &mut Vec<Effect>) {
+fn start_execution(
+    execution: &mut Execution,
+    conditions: &dyn StageConditions,
+    now: i64,
+    effects: &mut Vec<Effect>,
+) {
     if execution.status != ExecutionStatus::NotStarted || execution.canceled {
+        return;
+    }
+    if execution
+        .start_time_expiry
+        .is_some_and(|expiry| now > expiry)
+    {
+        let reason = "Could not begin execution before start time expiry";
+        lifecycle::cancel(execution, "spinnaker", Some(reason), now, effects);
         return;
     }
     let has_initial_stage = execution
@@ -108,30 +193,48 @@ fn start_execution(execution: &mut Execution, now: i64, effects: &mut Vec<Effect
     execution.status = ExecutionStatus::Running;
     execution.start_time = Some(now);
     // Initial stages have no requisites, so they are exactly the ready ones.
-    stages::start_ready_stages(execution, now, effects);
+    stages::start_ready_stages(execution, conditions, now, effects);
+    // Every stage may have been skipped.
+    complete_if_done(execution, now, effects);
 }
 
 /// §3.5–3.7: records the stage result, starts what became ready, completes the execution
 /// when its final status is known.
+/// While the execution is PAUSED the result is recorded but nothing new starts; resuming
+/// picks up from there.
 fn finish_stage(
     execution: &mut Execution,
     result: stages::StageResult,
+    conditions: &dyn StageConditions,
     now: i64,
     effects: &mut Vec<Effect>,
 ) {
-    if execution.status != ExecutionStatus::Running {
+    let paused = execution.status == ExecutionStatus::Paused;
+    if execution.status != ExecutionStatus::Running && !paused {
         return;
     }
     let Some(stage) = execution.stage_mut(result.stage_id) else {
         return;
     };
-    if stage.status != ExecutionStatus::Running || stage.attempt != result.attempt {
+    let active = matches!(
+        stage.status,
+        ExecutionStatus::Running | ExecutionStatus::Paused
+    );
+    if !active || stage.attempt != result.attempt {
         return;
     }
     let final_status = stages::record_result(stage, &result, now);
-    if final_status.satisfies_downstream() {
-        stages::start_ready_stages(execution, now, effects);
+    if paused {
+        return;
     }
+    if final_status.satisfies_downstream() {
+        stages::start_ready_stages(execution, conditions, now, effects);
+    }
+    complete_if_done(execution, now, effects);
+}
+
+/// Completes the execution once its final status is known (§3.7).
+fn complete_if_done(execution: &mut Execution, now: i64, effects: &mut Vec<Effect>) {
     if let Some(status) = completion::final_status(execution) {
         completion::complete_execution(execution, status, now, effects);
     }

@@ -5,6 +5,7 @@ use gennaker_model::{Execution, ExecutionStatus, StageExecution};
 use serde_json::{Map, Value};
 
 use crate::Effect;
+use crate::conditions::{StageConditions, skip_reason};
 
 /// The worker's result of one stage attempt, borrowed from the event.
 pub(crate) struct StageResult<'a> {
@@ -19,20 +20,47 @@ pub(crate) struct StageResult<'a> {
 const NEVER_AN_OUTPUT: &str = "stageTimeoutMs";
 
 /// Starts every NOT_STARTED top-level stage whose requisites all completed in a way that
-/// lets downstream run. Because a started stage is no longer NOT_STARTED, a join starts
-/// exactly once: when its last parent completes.
-pub(crate) fn start_ready_stages(execution: &mut Execution, now: i64, effects: &mut Vec<Effect>) {
-    let ready: Vec<String> = execution
-        .top_level_stages()
-        .filter(|stage| stage.status == ExecutionStatus::NotStarted)
-        .filter(|stage| requisites_satisfied(execution, stage))
-        .map(|stage| stage.id.clone())
-        .collect();
-    for stage_id in ready {
-        if let Some(stage) = execution.stage_mut(&stage_id) {
-            effects.push(start_stage(stage, now));
+/// lets downstream run, or skips it when its conditions say so (a skipped stage satisfies
+/// its children, so this repeats until nothing more becomes ready). Because a started stage
+/// is no longer NOT_STARTED, a join starts exactly once: when its last parent completes.
+pub(crate) fn start_ready_stages(
+    execution: &mut Execution,
+    conditions: &dyn StageConditions,
+    now: i64,
+    effects: &mut Vec<Effect>,
+) {
+    loop {
+        let ready: Vec<String> = execution
+            .top_level_stages()
+            .filter(|stage| stage.status == ExecutionStatus::NotStarted)
+            .filter(|stage| requisites_satisfied(execution, stage))
+            .map(|stage| stage.id.clone())
+            .collect();
+        let mut skipped_any = false;
+        for stage_id in ready {
+            let skip = execution
+                .stage(&stage_id)
+                .and_then(|stage| skip_reason(conditions, execution, stage, now));
+            let Some(stage) = execution.stage_mut(&stage_id) else {
+                continue;
+            };
+            if skip.is_some() {
+                skip_stage(stage, now);
+                skipped_any = true;
+            } else {
+                effects.push(start_stage(stage, now));
+            }
+        }
+        if !skipped_any {
+            return;
         }
     }
+}
+
+/// SKIPPED without running (§3.8): it starts and ends at once and lets downstream run.
+fn skip_stage(stage: &mut StageExecution, now: i64) {
+    stage.start_time = Some(now);
+    end_stage(stage, ExecutionStatus::Skipped, now);
 }
 
 /// A requisite naming no stage can never be satisfied (Orca would ignore it and wait

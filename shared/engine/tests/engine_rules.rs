@@ -297,9 +297,16 @@ fn pending_effects_restate_running_stages_and_completion() {
         vec![start_stage("2", 1), start_stage("3", 1)]
     );
 
+    // The halt canceled stage 3: a redelivery must still stop its state machine.
     let (execution, _) = apply(execution, &finished("2", 1, Terminal, 30));
     assert_eq!(
         pending_effects(&execution),
-        vec![Effect::CompleteExecution { status: Terminal }]
+        vec![
+            Effect::CancelStage {
+                stage_id: stage_id("3"),
+                attempt: 1
+            },
+            Effect::CompleteExecution { status: Terminal }
+        ]
     );
 }

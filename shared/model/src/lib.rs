@@ -2,10 +2,12 @@
 //! stages, tasks and statuses. Pure: no I/O.
 
 pub mod application;
+pub mod concurrency;
 pub mod execution;
 pub mod json;
 pub mod judgment;
 pub mod launch;
+pub mod listing;
 pub mod pipeline;
 pub mod stage_types;
 mod status;

@@ -5,5 +5,7 @@
 pub mod aws;
 pub mod batch;
 pub mod env;
+pub mod event_bus;
 pub mod logging;
+pub mod queue;
 pub mod step_functions;

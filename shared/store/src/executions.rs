@@ -155,6 +155,33 @@ impl Store {
         self.transact_all(writes).await
     }
 
+    /// Deletes an execution as read: the header first (the commit point, conditioned on the
+    /// version read, so a concurrent change wins with `Conflict`), then its stage items.
+    pub async fn delete_execution(&self, stored: &StoredExecution) -> Result<()> {
+        let table = &self.tables.executions;
+        let id = &stored.execution.id;
+        let header_key = key(keys::execution_pk(id), HEADER_SK.to_string());
+        let bindings = Bindings::new()
+            .name(VERSION)
+            .value(":version", n(stored.header_version));
+        let header = write::delete(table, header_key, VERSION_CONDITION, bindings)?;
+        self.transact_all(vec![header]).await?;
+        let stages = stored
+            .stages
+            .keys()
+            .map(|stage_id| {
+                let exists = Bindings::new().name(PK);
+                write::delete(
+                    table,
+                    stage_key(id, stage_id),
+                    "attribute_exists(#pk)",
+                    exists,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.transact_all(stages).await
+    }
+
     /// Parks the pipeline state machine's task token on the header; a token already parked is
     /// replaced. Missing execution -> `NotFound`.
     pub async fn set_pipeline_task_token(&self, execution_id: &str, token: &str) -> Result<()> {

@@ -6,6 +6,7 @@
 
 mod applications;
 mod error;
+mod concurrency;
 mod executions;
 mod item;
 mod keys;

@@ -147,7 +147,7 @@ pub async fn list_for_application(
     Ok(Json(kept))
 }
 
-fn parse_statuses(csv: Option<&str>) -> Result<Option<Vec<ExecutionStatus>>, ApiError> {
+pub(crate) fn parse_statuses(csv: Option<&str>) -> Result<Option<Vec<ExecutionStatus>>, ApiError> {
     let Some(csv) = csv.filter(|csv| !csv.trim().is_empty()) else {
         return Ok(None);
     };
@@ -162,7 +162,7 @@ fn parse_statuses(csv: Option<&str>) -> Result<Option<Vec<ExecutionStatus>>, Api
 }
 
 /// `expand=false`: Deck's list view gets stage contexts reduced to `{group}`, no outputs, no tasks.
-fn trim_for_list_view(execution: &mut Execution) {
+pub(crate) fn trim_for_list_view(execution: &mut Execution) {
     for stage in &mut execution.stages {
         let group = stage.context.get("group").cloned();
         stage.context = Map::new();
@@ -248,7 +248,11 @@ fn check_awaiting_judgment(stage: &StageExecution) -> Result<(), ApiError> {
             ),
         ));
     }
-    if stage.status != ExecutionStatus::Running {
+    // A judgment may be given while the execution is paused; it takes effect on resume.
+    if !matches!(
+        stage.status,
+        ExecutionStatus::Running | ExecutionStatus::Paused
+    ) {
         return Err(ApiError::invalid_field(
             "judgmentStatus",
             format!(

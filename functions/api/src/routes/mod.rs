@@ -1,5 +1,6 @@
 pub mod applications;
 pub mod executions;
+pub mod lifecycle;
 pub mod pipeline_configs;
 pub mod tasks;
 

@@ -1,0 +1,251 @@
+//! What users do to running executions — cancel, pause, resume, restart a stage, delete —
+//! and `GET /executions`. Changes reach the orchestrator as messages on the execution's
+//! FIFO group, so they never race it; the API only checks that the request makes sense.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use gennaker_model::json::now_millis;
+use gennaker_model::listing::{newest_per_config, sort_for_listing};
+use gennaker_model::{Execution, ExecutionStatus, ExecutionType};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::identity::user_name;
+use crate::routes::load_execution_of_kind;
+
+#[derive(Debug, Deserialize)]
+pub struct CancelQuery {
+    reason: Option<String>,
+}
+
+/// `PUT /pipelines/{id}/cancel?reason=`: 200 with an empty body; the execution becomes
+/// CANCELED once the orchestrator has stopped its stages (clients poll).
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CancelQuery>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let execution = load_execution_of_kind(&state, &id, ExecutionType::Pipeline)
+        .await?
+        .execution;
+    if execution.status.is_complete() {
+        return Err(ApiError::bad_request(format!(
+            "Execution {id} has already finished ({}); there is nothing to cancel",
+            execution.status
+        )));
+    }
+    let message = json!({
+        "type": "CancelExecution", "executionId": id, "user": user_name(&headers), "reason": query.reason,
+    });
+    send(&state, &id, &message).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `PUT /applications/{application}/pipelines/{id}/cancel` (deprecated; the application
+/// segment is ignored, as in Gate).
+pub async fn cancel_for_application(
+    State(state): State<AppState>,
+    Path((_application, id)): Path<(String, String)>,
+    query: Query<CancelQuery>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    cancel(State(state), Path(id), query, headers).await
+}
+
+/// `PUT /pipelines/{id}/pause`: only a RUNNING execution pauses; otherwise, as in Spinnaker,
+/// the call succeeds and nothing changes.
+pub async fn pause(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    forward_if(
+        &state,
+        &id,
+        &headers,
+        "PauseExecution",
+        ExecutionStatus::Running,
+    )
+    .await
+}
+
+/// `PUT /pipelines/{id}/resume`: only a PAUSED execution resumes; otherwise a no-op.
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    forward_if(
+        &state,
+        &id,
+        &headers,
+        "ResumeExecution",
+        ExecutionStatus::Paused,
+    )
+    .await
+}
+
+async fn forward_if(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    message_type: &str,
+    required: ExecutionStatus,
+) -> Result<StatusCode, ApiError> {
+    let execution = load_execution_of_kind(state, id, ExecutionType::Pipeline)
+        .await?
+        .execution;
+    if execution.status == required {
+        let message =
+            json!({ "type": message_type, "executionId": id, "user": user_name(headers) });
+        send(state, id, &message).await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+/// `PUT /pipelines/{id}/stages/{stageId}/restart`: the stage and every completed stage
+/// downstream of it run again. Answers the execution as it is now (the restart follows).
+pub async fn restart_stage(
+    State(state): State<AppState>,
+    Path((id, stage_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Execution>, ApiError> {
+    let execution = load_execution_of_kind(&state, &id, ExecutionType::Pipeline)
+        .await?
+        .execution;
+    let stage = execution.stage(&stage_id).ok_or_else(|| {
+        ApiError::not_found(format!("Stage not found (id: {stage_id}) in pipeline {id}"))
+    })?;
+    if !(stage.status.is_complete() || stage.status == ExecutionStatus::NotStarted) {
+        return Err(ApiError::bad_request(format!(
+            "Stage {stage_id} ({}) is {}; only a finished or not yet started stage can be restarted",
+            stage.name, stage.status
+        )));
+    }
+    if matches!(
+        execution.status,
+        ExecutionStatus::Paused | ExecutionStatus::NotStarted
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "Execution {id} is {}; resume or start it before restarting a stage",
+            execution.status
+        )));
+    }
+    let message = json!({
+        "type": "RestartStage", "executionId": id, "stageId": stage_id, "user": user_name(&headers),
+    });
+    send(&state, &id, &message).await?;
+    Ok(Json(execution))
+}
+
+/// `DELETE /pipelines/{id}`: only a finished execution can be deleted.
+pub async fn delete_execution(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let stored = load_execution_of_kind(&state, &id, ExecutionType::Pipeline).await?;
+    if !stored.execution.status.is_complete() {
+        return Err(ApiError::bad_request(format!(
+            "Execution {id} is {}; only a finished execution can be deleted (cancel it first)",
+            stored.execution.status
+        )));
+    }
+    state.store.delete_execution(&stored).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionsQuery {
+    pipeline_config_ids: Option<String>,
+    execution_ids: Option<String>,
+    limit: Option<usize>,
+    statuses: Option<String>,
+    expand: Option<bool>,
+}
+
+/// Most executions one `pipelineConfigIds` listing reads per config before applying the
+/// 14-day rule.
+const READ_PER_CONFIG_CAP: usize = 100;
+
+/// `GET /executions?pipelineConfigIds=|executionIds=&limit=&statuses=&expand=` (gate-api §4).
+pub async fn list_executions(
+    State(state): State<AppState>,
+    Query(query): Query<ExecutionsQuery>,
+) -> Result<Json<Vec<Execution>>, ApiError> {
+    let config_ids = csv(query.pipeline_config_ids.as_deref());
+    let execution_ids = csv(query.execution_ids.as_deref());
+    let mut executions = match (config_ids.is_empty(), execution_ids.is_empty()) {
+        (true, true) => vec![],
+        (false, false) => {
+            return Err(ApiError::bad_request(
+                "Only pipelineConfigIds OR executionIds can be specified",
+            ));
+        }
+        (true, false) => by_execution_ids(&state, &execution_ids).await?,
+        (false, true) => by_config_ids(&state, &config_ids, &query).await?,
+    };
+    if query.expand == Some(false) {
+        executions
+            .iter_mut()
+            .for_each(crate::routes::executions::trim_for_list_view);
+    }
+    Ok(Json(executions))
+}
+
+async fn by_execution_ids(state: &AppState, ids: &[&str]) -> Result<Vec<Execution>, ApiError> {
+    let mut found = Vec::new();
+    for id in ids {
+        if let Some(stored) = state.store.load_execution(id).await? {
+            found.push(stored.execution);
+        }
+    }
+    Ok(found)
+}
+
+async fn by_config_ids(
+    state: &AppState,
+    ids: &[&str],
+    query: &ExecutionsQuery,
+) -> Result<Vec<Execution>, ApiError> {
+    let statuses = crate::routes::executions::parse_statuses(query.statuses.as_deref())?;
+    let limit = query.limit.unwrap_or(1);
+    let mut kept = Vec::new();
+    for id in ids {
+        let newest_first = state
+            .store
+            .list_executions_for_pipeline_config(
+                id,
+                READ_PER_CONFIG_CAP.max(limit),
+                statuses.as_deref(),
+            )
+            .await?;
+        kept.extend(newest_per_config(newest_first, limit, now_millis()));
+    }
+    sort_for_listing(&mut kept);
+    Ok(kept)
+}
+
+fn csv(value: Option<&str>) -> Vec<&str> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+async fn send(state: &AppState, id: &str, message: &Value) -> Result<(), ApiError> {
+    state
+        .orchestration_queue
+        .send(id, message)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not reach the orchestrator");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        })
+}

@@ -1,0 +1,395 @@
+//! Skipping, cancel, pause/resume and restart (semantics §3.4, §3.8, §3.11–3.13).
+
+mod common;
+
+use common::{execution_of, finished, stage, stage_id, status_of};
+use gennaker_engine::{Effect, Event, StageConditions, apply, apply_with};
+use gennaker_model::{Execution, ExecutionStatus::*, StageExecution};
+use serde_json::{Value, json};
+
+fn start(ref_id: &str, attempt: u32) -> Effect {
+    Effect::StartStage {
+        stage_id: stage_id(ref_id),
+        attempt,
+    }
+}
+
+fn cancel(ref_id: &str, attempt: u32) -> Effect {
+    Effect::CancelStage {
+        stage_id: stage_id(ref_id),
+        attempt,
+    }
+}
+
+fn started(stages: Vec<Value>) -> Execution {
+    apply(execution_of(stages), &Event::Start { now: 10 }).0
+}
+
+fn enabled(expression: &str) -> Value {
+    json!({"stageEnabled": {"type": "expression", "expression": expression}})
+}
+
+fn user_event(kind: &str, now: i64) -> Event {
+    let user = "alice".to_string();
+    match kind {
+        "pause" => Event::Pause { user, now },
+        "resume" => Event::Resume { user, now },
+        _ => Event::Cancel {
+            user,
+            reason: Some("no longer needed".into()),
+            now,
+        },
+    }
+}
+
+#[test]
+fn a_disabled_stage_is_skipped_and_its_children_still_run() {
+    let (execution, effects) = apply(
+        execution_of(vec![
+            stage("1", &[], enabled("false")),
+            stage("2", &["1"], json!({})),
+            stage("3", &[], enabled("true")),
+        ]),
+        &Event::Start { now: 10 },
+    );
+    assert_eq!(status_of(&execution, "1"), Skipped);
+    let skipped = execution.stage_by_ref_id("1").unwrap();
+    assert_eq!(
+        (skipped.start_time, skipped.end_time, skipped.attempt),
+        (Some(10), Some(10), 0)
+    );
+    assert_eq!(effects, vec![start("3", 1), start("2", 1)]);
+}
+
+#[test]
+fn an_expression_that_cannot_be_evaluated_skips_without_an_evaluator() {
+    let execution = started(vec![
+        stage("1", &[], enabled("${trigger.parameters.deploy}")),
+        stage("2", &["1"], json!({})),
+    ]);
+    assert_eq!(status_of(&execution, "1"), Skipped);
+    assert_eq!(status_of(&execution, "2"), Running);
+}
+
+struct DeployOnly;
+impl StageConditions for DeployOnly {
+    fn is_enabled(&self, expression: &str, _: &Execution, stage: &StageExecution) -> bool {
+        expression == "parameters.deploy" && stage.ref_id == "1"
+    }
+}
+
+#[test]
+fn the_callers_evaluator_decides_stage_enabled() {
+    let (execution, effects) = apply_with(
+        execution_of(vec![
+            stage("1", &[], enabled("parameters.deploy")),
+            stage("2", &[], enabled("parameters.deploy")),
+        ]),
+        &Event::Start { now: 10 },
+        &DeployOnly,
+    );
+    assert_eq!(effects, vec![start("1", 1)]);
+    assert_eq!(status_of(&execution, "2"), Skipped);
+}
+
+#[test]
+fn skipped_parents_satisfy_a_join_and_all_skipped_succeeds() {
+    let (execution, effects) = apply(
+        execution_of(vec![
+            stage("1", &[], enabled("false")),
+            stage("2", &[], enabled("false")),
+            stage("3", &["1", "2"], enabled("false")),
+        ]),
+        &Event::Start { now: 10 },
+    );
+    assert_eq!(execution.status, Succeeded);
+    assert_eq!(
+        effects,
+        vec![Effect::CompleteExecution { status: Succeeded }]
+    );
+}
+
+#[test]
+fn a_stage_past_its_start_time_expiry_is_skipped() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({"startTimeExpiry": "15"})),
+        stage("3", &["1"], json!({"startTimeExpiry": 1000})),
+    ]);
+    let (execution, effects) = apply(execution, &finished("1", 1, Succeeded, 20));
+    assert_eq!(status_of(&execution, "2"), Skipped);
+    assert_eq!(effects, vec![start("3", 1)]);
+}
+
+#[test]
+fn an_execution_past_its_start_time_expiry_is_canceled() {
+    let mut execution = execution_of(vec![stage("1", &[], json!({}))]);
+    execution.start_time_expiry = Some(5);
+    let (execution, effects) = apply(execution, &Event::Start { now: 10 });
+    assert_eq!(execution.status, Canceled);
+    assert_eq!(execution.canceled_by.as_deref(), Some("spinnaker"));
+    assert_eq!(
+        effects,
+        vec![Effect::CompleteExecution { status: Canceled }]
+    );
+}
+
+#[test]
+fn cancel_stops_running_stages_and_ends_canceled() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &[], json!({})),
+        stage("3", &["1"], json!({})),
+    ]);
+    let (execution, effects) = apply(execution, &user_event("cancel", 20));
+    assert_eq!(execution.status, Canceled);
+    assert!(execution.canceled);
+    assert_eq!(execution.canceled_by.as_deref(), Some("alice"));
+    assert_eq!(
+        execution.cancellation_reason.as_deref(),
+        Some("no longer needed")
+    );
+    assert_eq!(
+        (status_of(&execution, "1"), status_of(&execution, "3")),
+        (Canceled, NotStarted)
+    );
+    assert_eq!(
+        effects,
+        vec![
+            cancel("1", 1),
+            cancel("2", 1),
+            Effect::CompleteExecution { status: Canceled }
+        ]
+    );
+    let (again, effects) = apply(execution.clone(), &user_event("cancel", 30));
+    assert_eq!(
+        (again, effects),
+        (execution, vec![]),
+        "a finished execution is left alone"
+    );
+}
+
+#[test]
+fn a_queued_execution_is_canceled_without_running() {
+    let (execution, effects) = apply(
+        execution_of(vec![stage("1", &[], json!({}))]),
+        &user_event("cancel", 20),
+    );
+    assert_eq!(
+        (execution.status, status_of(&execution, "1")),
+        (Canceled, NotStarted)
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::CompleteExecution { status: Canceled }]
+    );
+    let (after, effects) = apply(execution.clone(), &Event::Start { now: 30 });
+    assert_eq!((after, effects), (execution, vec![]));
+}
+
+#[test]
+fn a_pause_holds_new_stages_until_resumed() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({})),
+    ]);
+    let (execution, effects) = apply(execution, &user_event("pause", 20));
+    assert_eq!(
+        (execution.status, status_of(&execution, "1")),
+        (Paused, Paused)
+    );
+    assert_eq!(execution.paused.as_ref().unwrap()["pausedBy"], "alice");
+    assert!(effects.is_empty());
+
+    let (execution, effects) = apply(execution, &finished("1", 1, Succeeded, 30));
+    assert_eq!(
+        (status_of(&execution, "1"), status_of(&execution, "2")),
+        (Succeeded, NotStarted)
+    );
+    assert!(effects.is_empty(), "nothing starts while paused");
+
+    let (execution, effects) = apply(execution, &user_event("resume", 50));
+    assert_eq!(execution.status, Running);
+    assert_eq!(effects, vec![start("2", 1)]);
+    let paused = execution.paused.as_ref().unwrap();
+    assert_eq!(
+        (
+            paused["resumedBy"].clone(),
+            paused["pausedMs"].clone(),
+            paused["paused"].clone()
+        ),
+        (json!("alice"), json!(30), json!(false))
+    );
+}
+
+#[test]
+fn pause_and_resume_are_ignored_in_the_wrong_state() {
+    let not_started = execution_of(vec![stage("1", &[], json!({}))]);
+    assert_eq!(
+        apply(not_started.clone(), &user_event("pause", 20)).0,
+        not_started
+    );
+    let running = started(vec![stage("1", &[], json!({}))]);
+    assert_eq!(apply(running.clone(), &user_event("resume", 20)).0, running);
+}
+
+#[test]
+fn a_failure_while_paused_halts_on_resume() {
+    let execution = started(vec![stage("1", &[], json!({})), stage("2", &[], json!({}))]);
+    let (execution, _) = apply(execution, &user_event("pause", 20));
+    let (execution, _) = apply(execution, &finished("1", 1, Terminal, 30));
+    assert_eq!(execution.status, Paused);
+    let (execution, effects) = apply(execution, &user_event("resume", 40));
+    assert_eq!(execution.status, Terminal);
+    assert_eq!(
+        effects,
+        vec![
+            cancel("2", 1),
+            Effect::CompleteExecution { status: Terminal }
+        ]
+    );
+}
+
+fn restart(ref_id: &str, now: i64) -> Event {
+    Event::RestartStage {
+        stage_id: stage_id(ref_id),
+        user: "bob".into(),
+        now,
+    }
+}
+
+#[test]
+fn restarting_a_stage_of_a_finished_execution_reruns_it_and_its_downstream() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({"type": "manualJudgment"})),
+        stage("3", &["2"], json!({})),
+    ]);
+    let (execution, _) = apply(execution, &finished("1", 1, Succeeded, 20));
+    let mut execution = execution;
+    execution
+        .stage_mut(&stage_id("2"))
+        .unwrap()
+        .context
+        .insert("judgmentStatus".into(), json!("stop"));
+    let (execution, _) = apply(execution, &finished("2", 1, Terminal, 30));
+    assert_eq!(execution.status, Terminal);
+
+    let (execution, effects) = apply(execution, &restart("2", 40));
+    assert_eq!(execution.status, Running);
+    assert_eq!(execution.end_time, None);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::ReopenExecution {
+                stage_id: stage_id("2"),
+                attempt: 2
+            },
+            start("2", 2)
+        ]
+    );
+    let restarted = execution.stage_by_ref_id("2").unwrap();
+    assert_eq!(
+        (restarted.status, restarted.attempt, restarted.start_time),
+        (Running, 2, Some(40))
+    );
+    assert!(restarted.context.get("judgmentStatus").is_none());
+    assert_eq!(restarted.context["restartDetails"]["restartedBy"], "bob");
+    assert_eq!(
+        status_of(&execution, "1"),
+        Succeeded,
+        "upstream stays as it was"
+    );
+    assert_eq!(status_of(&execution, "3"), NotStarted);
+
+    let (execution, effects) = apply(execution, &finished("2", 2, Succeeded, 50));
+    assert_eq!(effects, vec![start("3", 1)]);
+    let (execution, effects) = apply(execution, &finished("3", 1, Succeeded, 60));
+    assert_eq!(execution.status, Succeeded);
+    assert_eq!(
+        effects,
+        vec![Effect::CompleteExecution { status: Succeeded }]
+    );
+}
+
+#[test]
+fn restarting_moves_the_exception_into_restart_details_and_resets_completed_descendants() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({})),
+    ]);
+    let (execution, _) = apply(execution, &finished("1", 1, Succeeded, 20));
+    let (mut execution, _) = apply(execution, &finished("2", 1, Succeeded, 30));
+    execution
+        .stage_mut(&stage_id("1"))
+        .unwrap()
+        .context
+        .insert("exception".into(), json!({"details": {"error": "boom"}}));
+    let (execution, effects) = apply(execution, &restart("1", 40));
+    assert_eq!(
+        status_of(&execution, "2"),
+        NotStarted,
+        "completed downstream is reset"
+    );
+    let details = &execution.stage_by_ref_id("1").unwrap().context["restartDetails"];
+    assert_eq!(details["previousException"]["details"]["error"], "boom");
+    assert!(
+        execution
+            .stage_by_ref_id("1")
+            .unwrap()
+            .context
+            .get("exception")
+            .is_none()
+    );
+    assert_eq!(effects[1], start("1", 2));
+}
+
+#[test]
+fn a_running_stage_cannot_be_restarted() {
+    let execution = started(vec![stage("1", &[], json!({}))]);
+    let (after, effects) = apply(execution.clone(), &restart("1", 20));
+    assert_eq!((after, effects), (execution, vec![]));
+}
+
+fn types(events: &[gennaker_engine::LifecycleEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|event| event.detail_type.as_str())
+        .collect()
+}
+
+#[test]
+fn lifecycle_events_follow_the_transitions_of_one_change() {
+    use gennaker_engine::lifecycle_events;
+    let not_started = execution_of(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], enabled("false")),
+    ]);
+    let running = apply(not_started.clone(), &Event::Start { now: 10 }).0;
+    assert_eq!(
+        types(&lifecycle_events(&not_started, &running)),
+        vec!["orca:pipeline:starting", "orca:stage:starting"]
+    );
+    let done = apply(running.clone(), &finished("1", 1, Succeeded, 20)).0;
+    let events = lifecycle_events(&running, &done);
+    assert_eq!(
+        types(&events),
+        vec![
+            "orca:stage:complete",
+            "orca:stage:skipped",
+            "orca:pipeline:complete"
+        ]
+    );
+    assert_eq!(events[0].detail["stageId"], stage_id("1"));
+    assert_eq!(events[2].detail["execution"]["status"], "SUCCEEDED");
+    assert!(
+        lifecycle_events(&done, &done).is_empty(),
+        "no change, no event"
+    );
+
+    let failed = apply(running.clone(), &finished("1", 1, Terminal, 20)).0;
+    assert_eq!(
+        types(&lifecycle_events(&running, &failed)),
+        vec!["orca:stage:failed", "orca:pipeline:failed"]
+    );
+}

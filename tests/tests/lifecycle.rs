@@ -1,0 +1,519 @@
+//! The execution lifecycle through the public API (semantics §3.6–3.13): failure options,
+//! skipping, cancel, pause/resume, restart, delete and `GET /executions`.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{TestApp, stage};
+
+fn judgment(ref_id: &str, requisites: &[&str], extra: Value) -> Value {
+    let mut stage = json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "manualJudgment", "name": format!("Judge {ref_id}")});
+    stage
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    stage
+}
+
+fn wait(ref_id: &str, requisites: &[&str], seconds: u64) -> Value {
+    json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait", "name": format!("Wait {ref_id}"), "waitTime": seconds})
+}
+
+impl TestApp {
+    async fn save_and_run(&self, name: &str, stages: Vec<Value>) -> String {
+        let (status, body) = self
+            .post(
+                "/pipelines",
+                &json!({"application": "life", "name": name, "stages": stages}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        self.run(name).await
+    }
+
+    async fn run(&self, name: &str) -> String {
+        let (status, body) = self
+            .post(&format!("/pipelines/life/{name}"), &json!({}))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("/pipelines/")
+            .to_string()
+    }
+
+    async fn wait_for_stage(&self, id: &str, ref_id: &str, status: &str) -> Value {
+        self.wait_for_execution(id, &format!("stage {ref_id} to be {status}"), |e| {
+            stage(e, ref_id)["status"] == status
+        })
+        .await
+    }
+
+    async fn judge(&self, id: &str, ref_id: &str, decision: &str) {
+        let execution = self.wait_for_stage(id, ref_id, "RUNNING").await;
+        let stage_id = stage(&execution, ref_id)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, body) = self
+            .patch(
+                &format!("/pipelines/{id}/stages/{stage_id}"),
+                &json!({"judgmentStatus": decision}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn finished(&self, id: &str) -> Value {
+        self.wait_for_execution(id, "the execution to finish", |e| {
+            !matches!(
+                e["status"].as_str(),
+                Some("RUNNING" | "NOT_STARTED" | "PAUSED")
+            )
+        })
+        .await
+    }
+
+    async fn put(&self, path: &str, user: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .put(self.url(path))
+            .header("x-spinnaker-user", user)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    async fn stage_machine_runs(&self, prefix: &str) -> Vec<(String, String)> {
+        let machine = self
+            .running
+            .deployment
+            .resource("StageStateMachine")
+            .unwrap()
+            .ref_value
+            .clone();
+        runs(self, &machine, prefix).await
+    }
+}
+
+async fn runs(app: &TestApp, machine: &str, prefix: &str) -> Vec<(String, String)> {
+    let sfn = aws_sdk_sfn::Client::new(&app.running.sdk);
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    let mut runs: Vec<(String, String)> = listed
+        .executions()
+        .iter()
+        .filter(|run| run.name().starts_with(prefix))
+        .map(|run| (run.name().to_string(), run.status().as_str().to_string()))
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[tokio::test]
+async fn failure_options_decide_branches_and_the_final_status() {
+    let app = TestApp::spawn().await;
+    // halt this branch: STOPPED, its child never starts, the other branch finishes, SUCCEEDED
+    let halt_branch = app
+        .save_and_run(
+            "halt-branch",
+            vec![
+                judgment("1", &[], json!({"failPipeline": false})),
+                wait("2", &["1"], 0),
+                wait("3", &[], 0),
+            ],
+        )
+        .await;
+    // halt this branch and fail once the others complete: TERMINAL after branch 3
+    let fail_later = app
+        .save_and_run(
+            "fail-later",
+            vec![
+                judgment(
+                    "1",
+                    &[],
+                    json!({"failPipeline": false, "completeOtherBranchesThenFail": true}),
+                ),
+                wait("3", &[], 1),
+            ],
+        )
+        .await;
+    // ignore the failure: FAILED_CONTINUE, downstream runs, SUCCEEDED
+    let ignore = app
+        .save_and_run(
+            "ignore",
+            vec![
+                judgment(
+                    "1",
+                    &[],
+                    json!({"failPipeline": false, "continuePipeline": true}),
+                ),
+                wait("2", &["1"], 0),
+            ],
+        )
+        .await;
+    // default: halt the pipeline, a running sibling is canceled
+    let halt_all = app
+        .save_and_run(
+            "halt-all",
+            vec![judgment("1", &[], json!({})), wait("2", &[], 60)],
+        )
+        .await;
+
+    for id in [&halt_branch, &fail_later, &ignore, &halt_all] {
+        app.judge(id, "1", "stop").await;
+    }
+    let execution = app.finished(&halt_branch).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "2")["status"].clone()
+        ),
+        (json!("STOPPED"), json!("NOT_STARTED"))
+    );
+    assert_eq!(stage(&execution, "3")["status"], "SUCCEEDED");
+
+    let execution = app.finished(&fail_later).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    assert_eq!(
+        stage(&execution, "3")["status"],
+        "SUCCEEDED",
+        "the other branch completed first"
+    );
+
+    let execution = app.finished(&ignore).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "2")["status"].clone()
+        ),
+        (json!("FAILED_CONTINUE"), json!("SUCCEEDED"))
+    );
+
+    let execution = app.finished(&halt_all).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    assert_eq!(stage(&execution, "2")["status"], "CANCELED");
+    let wait_stage = stage(&execution, "2")["id"].as_str().unwrap().to_string();
+    let machine_runs = app
+        .stage_machine_runs(&format!("{halt_all}-{wait_stage}"))
+        .await;
+    assert_eq!(
+        machine_runs,
+        vec![(format!("{halt_all}-{wait_stage}-1"), "ABORTED".to_string())],
+        "the sibling's machine was stopped"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_stage_is_skipped_and_downstream_runs() {
+    let app = TestApp::spawn().await;
+    let mut skipped = wait("1", &[], 30);
+    skipped["stageEnabled"] = json!({"type": "expression", "expression": "false"});
+    let id = app
+        .save_and_run("skipping", vec![skipped, wait("2", &["1"], 0)])
+        .await;
+    let execution = app.finished(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "2")["status"].clone()
+        ),
+        (json!("SKIPPED"), json!("SUCCEEDED"))
+    );
+    assert_eq!(
+        app.stage_machine_runs(&id).await.len(),
+        1,
+        "the skipped stage never ran"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_the_running_stages_and_records_who_and_why() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_run("cancel-me", vec![wait("1", &[], 120), wait("2", &["1"], 0)])
+        .await;
+    app.wait_for_stage(&id, "1", "RUNNING").await;
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{id}/cancel?reason=wrong%20build"),
+            "carol",
+        )
+        .await;
+    assert_eq!((status, body), (200, Value::Null));
+    let execution = app.finished(&id).await;
+    assert_eq!(execution["status"], "CANCELED");
+    assert_eq!(
+        (
+            execution["canceled"].clone(),
+            execution["canceledBy"].clone(),
+            execution["cancellationReason"].clone()
+        ),
+        (json!(true), json!("carol"), json!("wrong build"))
+    );
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "2")["status"].clone()
+        ),
+        (json!("CANCELED"), json!("NOT_STARTED"))
+    );
+    let machine_runs = app.stage_machine_runs(&id).await;
+    assert_eq!(machine_runs.len(), 1);
+    assert_eq!(machine_runs[0].1, "ABORTED");
+
+    let (status, body) = app.put(&format!("/pipelines/{id}/cancel"), "carol").await;
+    assert_eq!(
+        status, 400,
+        "cancel of a finished execution is refused: {body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("already finished")
+    );
+    let (_, after) = app.get(&format!("/pipelines/{id}")).await;
+    assert_eq!(after, execution, "the refused cancel changed nothing");
+
+    let (status, _) = app
+        .put(
+            &format!("/applications/%7Bapplication%7D/pipelines/{id}/cancel"),
+            "carol",
+        )
+        .await;
+    assert_eq!(status, 400, "the deprecated path behaves the same");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_execution_starts_nothing_until_resumed() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_run(
+            "pausable",
+            vec![judgment("1", &[], json!({})), wait("2", &["1"], 0)],
+        )
+        .await;
+    app.wait_for_stage(&id, "1", "RUNNING").await;
+    let (status, _) = app.put(&format!("/pipelines/{id}/pause"), "dave").await;
+    assert_eq!(status, 200);
+    let execution = app
+        .wait_for_execution(&id, "the execution to pause", |e| e["status"] == "PAUSED")
+        .await;
+    assert_eq!(execution["paused"]["pausedBy"], "dave");
+    assert_eq!(stage(&execution, "1")["status"], "PAUSED");
+
+    let judge_id = stage(&execution, "1")["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .patch(
+            &format!("/pipelines/{id}/stages/{judge_id}"),
+            &json!({"judgmentStatus": "continue"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let execution = app.wait_for_stage(&id, "1", "SUCCEEDED").await;
+    assert_eq!(execution["status"], "PAUSED");
+    assert_eq!(
+        stage(&execution, "2")["status"],
+        "NOT_STARTED",
+        "no new stage while paused"
+    );
+    assert_eq!(app.stage_machine_runs(&id).await.len(), 1);
+
+    let (status, _) = app.put(&format!("/pipelines/{id}/resume"), "erin").await;
+    assert_eq!(status, 200);
+    let execution = app.finished(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    assert_eq!(execution["paused"]["resumedBy"], "erin");
+    assert!(execution["paused"]["pausedMs"].as_i64().unwrap() > 0);
+    let (status, _) = app.put(&format!("/pipelines/{id}/pause"), "dave").await;
+    assert_eq!(
+        status, 200,
+        "pausing a finished execution is a no-op, as in Spinnaker"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_run(
+            "restartable",
+            vec![
+                wait("1", &[], 0),
+                judgment("2", &["1"], json!({})),
+                wait("3", &["2"], 0),
+            ],
+        )
+        .await;
+    app.judge(&id, "2", "stop").await;
+    let execution = app.finished(&id).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    let judge_id = stage(&execution, "2")["id"].as_str().unwrap().to_string();
+
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{id}/stages/{judge_id}/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let execution = app
+        .wait_for_execution(&id, "the restarted stage to wait again", |e| {
+            stage(e, "2")["status"] == "RUNNING" && e["status"] == "RUNNING"
+        })
+        .await;
+    assert_eq!(
+        stage(&execution, "2")["context"]["restartDetails"]["restartedBy"],
+        "frank"
+    );
+    assert!(
+        stage(&execution, "2")["context"]
+            .get("judgmentStatus")
+            .is_none()
+    );
+    app.judge(&id, "2", "continue").await;
+    let execution = app.finished(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(stage(&execution, "3")["status"], "SUCCEEDED");
+
+    let names: Vec<String> = app
+        .stage_machine_runs(&format!("{id}-{judge_id}"))
+        .await
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![format!("{id}-{judge_id}-1"), format!("{id}-{judge_id}-2")],
+        "attempts keep machine names unique"
+    );
+    let pipeline_machine = app
+        .running
+        .deployment
+        .resource("PipelineStateMachine")
+        .unwrap()
+        .ref_value
+        .clone();
+    let pipeline_runs = runs(&app, &pipeline_machine, &id).await;
+    assert_eq!(
+        pipeline_runs.len(),
+        2,
+        "the finished execution was reopened: {pipeline_runs:?}"
+    );
+    assert!(
+        pipeline_runs.iter().all(|(_, status)| status != "RUNNING"),
+        "{pipeline_runs:?}"
+    );
+
+    let running = app.save_and_run("busy", vec![wait("1", &[], 120)]).await;
+    let execution = app.wait_for_stage(&running, "1", "RUNNING").await;
+    let busy_stage = stage(&execution, "1")["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{running}/stages/{busy_stage}/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 400, "a running stage cannot be restarted: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_id() {
+    let app = TestApp::spawn().await;
+    let first = app.save_and_run("listed", vec![wait("1", &[], 0)]).await;
+    app.finished(&first).await;
+    let second = app.run("listed").await;
+    let third = app.run("listed").await;
+    let (_, config) = app.get("/applications/life/pipelineConfigs/listed").await;
+    let config_id = config["id"].as_str().unwrap();
+    app.finished(&second).await;
+    app.finished(&third).await;
+
+    let (status, body) = app
+        .get(&format!("/executions?executionIds={first},nope"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().unwrap().len(), 1, "unknown ids are dropped");
+    assert_eq!(body[0]["id"], first.as_str());
+    let (status, body) = app
+        .get(&format!(
+            "/executions?pipelineConfigIds={config_id}&limit=2&statuses=SUCCEEDED"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![second.as_str(), third.as_str()],
+        "the two newest succeeded, oldest first"
+    );
+    let (status, body) = app
+        .get(&format!("/executions?pipelineConfigIds={config_id}"))
+        .await;
+    assert_eq!(
+        (status, body.as_array().unwrap().len()),
+        (200, 1),
+        "limit defaults to 1"
+    );
+    let (status, _) = app
+        .get(&format!(
+            "/executions?pipelineConfigIds={config_id}&executionIds={first}"
+        ))
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = app.get("/executions").await;
+    assert_eq!((status, body), (200, json!([])));
+
+    let (status, _) = app
+        .http
+        .delete(app.url(&format!("/pipelines/{first}")))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, _) = app.get(&format!("/pipelines/{first}")).await;
+    assert_eq!(status, 404, "deleted");
+    let running = app.save_and_run("long", vec![wait("1", &[], 120)]).await;
+    let (status, _) = app
+        .http
+        .delete(app.url(&format!("/pipelines/{running}")))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 400, "a running execution cannot be deleted");
+    let (status, _) = app.get(&format!("/pipelines/{running}")).await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
