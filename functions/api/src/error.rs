@@ -73,6 +73,15 @@ impl From<StoreError> for ApiError {
                     "{error}; the record changed while it was being written, retry the request"
                 ),
             ),
+            // DynamoDB refuses what cannot be stored or looked up (a key longer than its
+            // limit, an empty index key, an item over 400 KB): the request was at fault.
+            StoreError::Aws(message) if message.contains("ValidationException") => {
+                tracing::warn!(%message, "DynamoDB refused the request");
+                ApiError::bad_request(format!(
+                    "the request names or carries something that cannot be stored: {}",
+                    validation_reason(&message)
+                ))
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::new(
@@ -89,6 +98,15 @@ impl From<gennaker_runtime::step_functions::StepFunctionsError> for ApiError {
         tracing::error!(%error, "step functions failure");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
     }
+}
+
+/// The reason DynamoDB gave, without the SDK's wrapping.
+fn validation_reason(message: &str) -> &str {
+    message
+        .split("message: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("invalid key or item")
 }
 
 /// The error waiting in a response for its path to be filled in.
@@ -109,8 +127,48 @@ pub async fn fill_error_path(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     match response.extensions().get::<PendingError>().cloned() {
         Some(PendingError(error)) => render(&error, &path),
+        None if is_bare_error(&response) => {
+            let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+            let mut rendered = render(&from_framework(response).await, &path);
+            if let Some(allow) = allow {
+                rendered
+                    .headers_mut()
+                    .insert(axum::http::header::ALLOW, allow);
+            }
+            rendered
+        }
         None => response,
     }
+}
+
+/// An error answer that did not come from a handler (axum's own rejections of a body too
+/// large, a query string or path that does not parse, a method the route lacks): not yet in
+/// Gate's shape.
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("application/json"));
+    (status.is_client_error() || status.is_server_error()) && !json
+}
+
+/// The framework's error answer as an [`ApiError`], keeping its text as the message.
+async fn from_framework(response: Response) -> ApiError {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let message = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            "Request method is not supported by this endpoint".to_string()
+        }
+        (_, false) => text,
+        (_, true) => status.canonical_reason().unwrap_or("Error").to_string(),
+    };
+    ApiError::new(status, message)
 }
 
 fn render(error: &ApiError, path: &str) -> Response {

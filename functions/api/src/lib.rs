@@ -23,6 +23,8 @@ pub struct ApiConfig {
     pub pipeline_state_machine_arn: String,
     pub orchestration_queue_url: String,
     pub execution_retention_days: i64,
+    /// `ACCOUNTS`: the accounts `GET /credentials` lists (see `routes::credentials`).
+    pub accounts: Option<String>,
 }
 
 impl ApiConfig {
@@ -37,6 +39,7 @@ impl ApiConfig {
                 .optional("EXECUTION_RETENTION_DAYS")
                 .and_then(|days| days.parse().ok())
                 .unwrap_or(90),
+            accounts: env.optional("ACCOUNTS"),
         })
     }
 }
@@ -49,6 +52,7 @@ pub struct AppState {
     pub(crate) pipeline_state_machine_arn: String,
     pub(crate) orchestration_queue: OrchestrationQueue,
     pub(crate) execution_ttl_seconds: i64,
+    pub(crate) accounts: std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl AppState {
@@ -67,6 +71,9 @@ impl AppState {
                 config.orchestration_queue_url,
             ),
             execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
+            accounts: std::sync::Arc::new(routes::credentials::parse_accounts(
+                config.accounts.as_deref(),
+            )),
         }
     }
 }
@@ -75,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     use routes::{applications, executions, lifecycle, pipeline_configs, tasks};
     Router::new()
         .route("/version", get(routes::version))
+        .merge(gate_routes())
         .route("/applications", get(applications::list))
         .route("/applications/{application}", get(applications::get_one))
         .route("/tasks", post(tasks::create))
@@ -106,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/applications/{application}/pipelines",
-            get(executions::list_for_application),
+            get(routes::execution_reads::list_for_application),
         )
         .route(
             "/pipelines/{id}/stages/{stage_id}",
@@ -127,4 +135,85 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found_route)
         .layer(axum::middleware::from_fn(error::fill_error_path))
         .with_state(state)
+}
+
+/// The rest of Gate's surface for applications, tasks, configs, executions, webhooks,
+/// accounts and the OpenAPI document (kept apart so `router` stays readable).
+fn gate_routes() -> Router<AppState> {
+    use axum::routing::delete;
+    use routes::{
+        credentials, execution_reads, gate_tasks, launches, openapi, pipeline_admin, webhooks,
+    };
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/auth/user", get(credentials::current_user))
+        .route(
+            "/auth/user/serviceAccounts",
+            get(credentials::service_accounts),
+        )
+        .route("/credentials", get(credentials::list))
+        .route("/credentials/{account}", get(credentials::get_one))
+        .route(
+            "/credentials/type/{account_type}",
+            get(credentials::list_of_type),
+        )
+        .route(
+            "/applications/{application}/history",
+            get(gate_tasks::application_history),
+        )
+        .route(
+            "/applications/{application}/tasks",
+            get(gate_tasks::list_for_application),
+        )
+        .route("/tasks/{id}", delete(gate_tasks::delete))
+        .route("/tasks/{id}/cancel", put(gate_tasks::cancel))
+        .route("/tasks/cancel", put(gate_tasks::cancel_many))
+        .route("/pipelines/{id}", put(pipeline_admin::update_pipeline))
+        .route(
+            "/pipelines/{application}/{name_or_id}",
+            delete(pipeline_admin::delete_pipeline),
+        )
+        .route("/pipelines/bulksave", post(pipeline_admin::bulk_save))
+        .route("/pipelines/start", post(launches::start_ad_hoc))
+        .route(
+            "/pipelines/v2/{application}/{name_or_id}",
+            post(launches::trigger_via_echo),
+        )
+        .route("/pipelineConfigs", get(pipeline_admin::list_all))
+        .route(
+            "/pipelineConfigs/{id}/history",
+            get(pipeline_admin::pipeline_history),
+        )
+        .route(
+            "/actions/pipelines/reorder",
+            post(pipeline_admin::reorder_pipelines),
+        )
+        .route(
+            "/actions/strategies/reorder",
+            post(pipeline_admin::reorder_strategies),
+        )
+        .route("/strategies", post(pipeline_admin::save_strategy))
+        .route("/strategies/{id}", put(pipeline_admin::update_strategy))
+        .route(
+            "/strategies/{application}/{name}",
+            delete(pipeline_admin::delete_strategy),
+        )
+        .route(
+            "/applications/{application}/strategyConfigs",
+            get(pipeline_admin::list_strategies),
+        )
+        .route(
+            "/applications/{application}/strategyConfigs/{name}",
+            get(pipeline_admin::get_strategy),
+        )
+        .route(
+            "/strategyConfigs/{id}/history",
+            get(pipeline_admin::strategy_history),
+        )
+        .route(
+            "/applications/{application}/executions/search",
+            get(execution_reads::search),
+        )
+        .route("/webhooks/preconfigured", get(webhooks::preconfigured))
+        .route("/webhooks/{type}/{source}", post(webhooks::receive))
 }

@@ -20,6 +20,7 @@ async fn an_http_api_event_reaches_the_router() {
         pipeline_state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:p".into(),
         orchestration_queue_url: "http://127.0.0.1:9/queue.fifo".into(),
         execution_retention_days: 1,
+        accounts: None,
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

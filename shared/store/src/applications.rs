@@ -8,6 +8,7 @@ use crate::Store;
 use crate::error::{Result, StoreError, sdk};
 use crate::item::{self, DOC, Item, VERSION, n, s};
 use crate::keys::APP_NAME;
+use crate::write::{self, Bindings};
 
 type Attributes = Map<String, Value>;
 
@@ -98,28 +99,37 @@ impl Store {
             .transpose()
     }
 
-    /// Puts the item, conditional on the version read (or on absence when there was none).
+    /// Puts the item, conditional on the version read (or on absence when there was none),
+    /// together with a revision for the application's history, in one transaction.
     async fn write_application(
         &self,
         name: &str,
         attributes: &Attributes,
         read_version: Option<u64>,
     ) -> Result<()> {
-        let request = (self.client.put_item())
-            .table_name(&self.tables.applications)
-            .item(APP_NAME, s(name))
-            .item(DOC, s(item::to_json(attributes)?))
-            .item(VERSION, n(read_version.unwrap_or(0) + 1));
-        let request = match read_version {
-            None => request
-                .condition_expression("attribute_not_exists(#name)")
-                .expression_attribute_names("#name", APP_NAME),
-            Some(version) => request
-                .condition_expression("#version = :version")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":version", n(version)),
+        let version = read_version.unwrap_or(0) + 1;
+        let doc = item::to_json(attributes)?;
+        let mut application = Item::new();
+        application.insert(APP_NAME.to_string(), s(name));
+        application.insert(DOC.to_string(), s(&doc));
+        application.insert(VERSION.to_string(), n(version));
+        let put = match read_version {
+            None => write::put(
+                &self.tables.applications,
+                application,
+                "attribute_not_exists(#name)",
+                Bindings::new().name(APP_NAME),
+            )?,
+            Some(read) => write::put(
+                &self.tables.applications,
+                application,
+                "#version = :version",
+                Bindings::new().name(VERSION).value(":version", n(read)),
+            )?,
         };
-        request.send().await.map_err(sdk)?;
-        Ok(())
+        let revision = self.application_revision(name, &doc, attributes, version)?;
+        self.transact(vec![put.item, revision.item])
+            .await
+            .map_err(|(err, _)| err)
     }
 }

@@ -18,6 +18,7 @@ use crate::write::{self, Bindings, Write};
 const APPLICATION: &str = "application";
 const EXECUTION_ID: &str = "executionId";
 const PIPELINE_CONFIG_ID: &str = "pipelineConfigId";
+const APPLICATION_TYPE: &str = "applicationType";
 const STATUS: &str = "status";
 const PIPELINE_TASK_TOKEN: &str = "pipelineTaskToken";
 const POSITION: &str = "position";
@@ -482,6 +483,9 @@ fn header_item(execution: &Execution, expires_at: i64) -> Result<Item> {
     attribute(VERSION, n(1));
     attribute(APPLICATION, s(&execution.application));
     attribute(EXECUTION_ID, s(&execution.id));
+    let kind = crate::execution_lists::type_name(execution.execution_type);
+    let application_type = keys::application_type_key(&execution.application, kind);
+    attribute(APPLICATION_TYPE, s(application_type));
     attribute(STATUS, s(execution.status.as_str()));
     attribute(EXPIRES_AT, n(expires_at));
     if let Some(config_id) = &execution.pipeline_config_id {

@@ -13,10 +13,19 @@ pub(crate) const ID_SK: &str = "ID";
 pub(crate) const HEADER_SK: &str = "HEADER";
 pub(crate) const PIPELINE_PREFIX: &str = "PIPELINE#";
 pub(crate) const STAGE_PREFIX: &str = "STAGE#";
+pub(crate) const STRATEGY_PREFIX: &str = "STRATEGY#";
 
 /// Global secondary indexes of the executions table.
 pub(crate) const BY_APPLICATION: &str = "byApplication";
 pub(crate) const BY_PIPELINE_CONFIG: &str = "byPipelineConfig";
+/// Keyed by `applicationType` = `{application}#{PIPELINE|ORCHESTRATION}`: an application's
+/// tasks without wading through its pipeline executions.
+pub(crate) const BY_APPLICATION_TYPE: &str = "byApplicationType";
+
+/// The `applicationType` index key of an execution header.
+pub(crate) fn application_type_key(application: &str, kind: &str) -> String {
+    format!("{application}#{kind}")
+}
 
 pub(crate) fn app_pk(application: &str) -> String {
     format!("APP#{application}")
@@ -50,6 +59,57 @@ pub(crate) fn execution_pk(id: &str) -> String {
 
 pub(crate) fn stage_sk(stage_id: &str) -> String {
     format!("{STAGE_PREFIX}{stage_id}")
+}
+
+/// The two kinds of config Front50 stores alike: pipelines and (deploy) strategies. They
+/// share the pipelines table under different key prefixes, so each kind has its own name
+/// space, id lookups and history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConfigKind {
+    Pipeline,
+    Strategy,
+}
+
+impl ConfigKind {
+    pub(crate) fn config_prefix(self) -> &'static str {
+        match self {
+            ConfigKind::Pipeline => PIPELINE_PREFIX,
+            ConfigKind::Strategy => STRATEGY_PREFIX,
+        }
+    }
+
+    pub(crate) fn config_sk(self, id: &str) -> String {
+        match self {
+            ConfigKind::Pipeline => pipeline_sk(id),
+            ConfigKind::Strategy => format!("{STRATEGY_PREFIX}{id}"),
+        }
+    }
+
+    pub(crate) fn name_sk(self, name: &str) -> String {
+        match self {
+            ConfigKind::Pipeline => name_sk(name),
+            ConfigKind::Strategy => format!("STRATEGY_NAME#{}", name.trim().to_lowercase()),
+        }
+    }
+
+    pub(crate) fn id_pk(self, id: &str) -> String {
+        match self {
+            ConfigKind::Pipeline => id_pk(id),
+            ConfigKind::Strategy => format!("STRATEGY_ID#{id}"),
+        }
+    }
+
+    pub(crate) fn history_pk(self, id: &str) -> String {
+        match self {
+            ConfigKind::Pipeline => history_pk(id),
+            ConfigKind::Strategy => format!("STRATEGY_HISTORY#{id}"),
+        }
+    }
+}
+
+/// Revisions of an application's attributes (in the pipelines table, Front50's config store).
+pub(crate) fn application_history_pk(name: &str) -> String {
+    format!("APPLICATION_HISTORY#{name}")
 }
 
 /// A composite primary key.

@@ -4,19 +4,23 @@
 //! Every write that can race is conditional on the version that was read; a lost race is
 //! [`StoreError::Conflict`] and the caller retries from a fresh read.
 
+mod application_history;
 mod applications;
-mod error;
 mod concurrency;
+mod error;
+mod execution_lists;
 mod executions;
 mod item;
 mod keys;
 mod pipelines;
 mod query;
+mod strategies;
 mod write;
 
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use execution_lists::ExecutionFilter;
 pub use executions::StoredExecution;
 
 /// The table names (they differ per stack and per test).

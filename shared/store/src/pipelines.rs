@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::Store;
 use crate::error::{Result, StoreError, sdk};
 use crate::item::{self, DOC, Item, VERSION, n, s};
-use crate::keys::{self, PK, key};
+use crate::keys::{self, ConfigKind, PK, key};
 use crate::write::{self, Bindings, Write};
 
 const NAME: &str = "name";
@@ -34,6 +34,16 @@ impl Store {
     /// document.
     pub async fn save_pipeline(
         &self,
+        config: PipelineConfig,
+        user: &str,
+    ) -> Result<PipelineConfig> {
+        self.save_config(ConfigKind::Pipeline, config, user).await
+    }
+
+    /// [`Store::save_pipeline`] for either kind of config.
+    pub(crate) async fn save_config(
+        &self,
+        kind: ConfigKind,
         mut config: PipelineConfig,
         user: &str,
     ) -> Result<PipelineConfig> {
@@ -41,9 +51,9 @@ impl Store {
         let id = config
             .id()
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
-        let current = self.read_pipeline_by_id(&id).await?;
+        let current = self.read_config_by_id(kind, &id).await?;
         let update_ts = stamp(&mut config, &id, current.as_ref(), user);
-        let writes = self.save_writes(&config, &id, current.as_ref(), update_ts)?;
+        let writes = self.save_writes(kind, &config, &id, current.as_ref(), update_ts)?;
         let items = writes.into_iter().map(|write| write.item).collect();
         self.transact(items)
             .await
@@ -60,16 +70,24 @@ impl Store {
         id: &str,
     ) -> Result<Option<PipelineConfig>> {
         Ok(self
-            .read_pipeline(application, id)
+            .read_config(ConfigKind::Pipeline, application, id)
             .await?
             .map(|current| current.config))
     }
 
     /// The application a pipeline id belongs to.
     pub async fn find_pipeline_application(&self, id: &str) -> Result<Option<String>> {
+        self.find_config_application(ConfigKind::Pipeline, id).await
+    }
+
+    pub(crate) async fn find_config_application(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+    ) -> Result<Option<String>> {
         let output = (self.client.get_item())
             .table_name(&self.tables.pipelines)
-            .set_key(Some(key(keys::id_pk(id), keys::ID_SK)))
+            .set_key(Some(key(kind.id_pk(id), keys::ID_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -83,11 +101,19 @@ impl Store {
     /// An application's pipelines the way Front50 lists them: by `index` (missing last),
     /// ties by name case-insensitively, then `index` renumbered 0..n-1.
     pub async fn list_pipelines(&self, application: &str) -> Result<Vec<PipelineConfig>> {
+        self.list_configs(ConfigKind::Pipeline, application).await
+    }
+
+    pub(crate) async fn list_configs(
+        &self,
+        kind: ConfigKind,
+        application: &str,
+    ) -> Result<Vec<PipelineConfig>> {
         let items = self
             .query_all(
                 &self.tables.pipelines,
                 &keys::app_pk(application),
-                Some(keys::PIPELINE_PREFIX),
+                Some(kind.config_prefix()),
             )
             .await?;
         let mut configs = items.iter().map(config_of).collect::<Result<Vec<_>>>()?;
@@ -103,6 +129,15 @@ impl Store {
 
     /// Saved revisions of a pipeline, newest first, at most `limit`.
     pub async fn pipeline_history(&self, id: &str, limit: usize) -> Result<Vec<PipelineConfig>> {
+        self.config_history(ConfigKind::Pipeline, id, limit).await
+    }
+
+    pub(crate) async fn config_history(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<PipelineConfig>> {
         let mut revisions = Vec::new();
         let mut start = None;
         while revisions.len() < limit {
@@ -110,7 +145,7 @@ impl Store {
                 .table_name(&self.tables.pipelines)
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(keys::history_pk(id)))
+                .expression_attribute_values(":pk", s(kind.history_pk(id)))
                 .scan_index_forward(false)
                 .limit(page_size(limit - revisions.len()))
                 .set_exclusive_start_key(start)
@@ -132,16 +167,26 @@ impl Store {
     /// Deletes the config, its name reservation and id lookup (history is kept). False
     /// when there was no such pipeline; a concurrent save -> `Conflict`.
     pub async fn delete_pipeline(&self, application: &str, id: &str) -> Result<bool> {
-        let Some(current) = self.read_pipeline(application, id).await? else {
+        self.delete_config(ConfigKind::Pipeline, application, id)
+            .await
+    }
+
+    pub(crate) async fn delete_config(
+        &self,
+        kind: ConfigKind,
+        application: &str,
+        id: &str,
+    ) -> Result<bool> {
+        let Some(current) = self.read_config(kind, application, id).await? else {
             return Ok(false);
         };
         let table = &self.tables.pipelines;
         let writes = [
-            delete_config(table, &current)?,
-            release_name(table, &current.application, &current.name, id)?,
+            delete_config(kind, table, &current)?,
+            release_name(kind, table, &current.application, &current.name, id)?,
             write::delete(
                 table,
-                key(keys::id_pk(id), keys::ID_SK),
+                key(kind.id_pk(id), keys::ID_SK),
                 "attribute_not_exists(#pk) OR #application = :application",
                 Bindings::new()
                     .name(PK)
@@ -154,17 +199,22 @@ impl Store {
         Ok(true)
     }
 
-    async fn read_pipeline_by_id(&self, id: &str) -> Result<Option<Current>> {
-        match self.find_pipeline_application(id).await? {
-            Some(application) => self.read_pipeline(&application, id).await,
+    async fn read_config_by_id(&self, kind: ConfigKind, id: &str) -> Result<Option<Current>> {
+        match self.find_config_application(kind, id).await? {
+            Some(application) => self.read_config(kind, &application, id).await,
             None => Ok(None),
         }
     }
 
-    async fn read_pipeline(&self, application: &str, id: &str) -> Result<Option<Current>> {
+    async fn read_config(
+        &self,
+        kind: ConfigKind,
+        application: &str,
+        id: &str,
+    ) -> Result<Option<Current>> {
         let output = (self.client.get_item())
             .table_name(&self.tables.pipelines)
-            .set_key(Some(key(keys::app_pk(application), keys::pipeline_sk(id))))
+            .set_key(Some(key(keys::app_pk(application), kind.config_sk(id))))
             .consistent_read(true)
             .send()
             .await
@@ -183,6 +233,7 @@ impl Store {
     /// The save transaction; the name reservation comes first (see [`NAME_WRITE`]).
     fn save_writes(
         &self,
+        kind: ConfigKind,
         config: &PipelineConfig,
         id: &str,
         current: Option<&Current>,
@@ -193,18 +244,19 @@ impl Store {
         let version = current.map_or(0, |current| current.version) + 1;
         let doc = item::to_json(config.document())?;
         let mut writes = vec![
-            reserve_name(table, &application, &name, id)?,
-            put_config(table, &application, id, &name, &doc, version, current)?,
-            put_id_lookup(table, &application, id, current)?,
-            put_history(table, id, &doc, update_ts, version)?,
+            reserve_name(kind, table, &application, &name, id)?,
+            put_config(kind, table, &application, id, &name, &doc, version, current)?,
+            put_id_lookup(kind, table, &application, id, current)?,
+            put_history(kind, table, id, &doc, update_ts, version)?,
         ];
         if let Some(current) = current {
             if current.application != application {
-                writes.push(delete_config(table, current)?);
+                writes.push(delete_config(kind, table, current)?);
             }
-            let old_name = (current.application.as_str(), keys::name_sk(&current.name));
-            if old_name != (application.as_str(), keys::name_sk(&name)) {
+            let old_name = (current.application.as_str(), kind.name_sk(&current.name));
+            if old_name != (application.as_str(), kind.name_sk(&name)) {
                 writes.push(release_name(
+                    kind,
                     table,
                     &current.application,
                     &current.name,
@@ -260,8 +312,14 @@ fn page_size(wanted: usize) -> i32 {
     i32::try_from(wanted.clamp(1, 1000)).unwrap_or(1000)
 }
 
-fn reserve_name(table: &str, application: &str, name: &str, id: &str) -> Result<Write> {
-    let mut reservation = key(keys::app_pk(application), keys::name_sk(name));
+fn reserve_name(
+    kind: ConfigKind,
+    table: &str,
+    application: &str,
+    name: &str,
+    id: &str,
+) -> Result<Write> {
+    let mut reservation = key(keys::app_pk(application), kind.name_sk(name));
     reservation.insert(PIPELINE_ID.to_string(), s(id));
     write::put(
         table,
@@ -274,10 +332,16 @@ fn reserve_name(table: &str, application: &str, name: &str, id: &str) -> Result<
     )
 }
 
-fn release_name(table: &str, application: &str, name: &str, id: &str) -> Result<Write> {
+fn release_name(
+    kind: ConfigKind,
+    table: &str,
+    application: &str,
+    name: &str,
+    id: &str,
+) -> Result<Write> {
     write::delete(
         table,
-        key(keys::app_pk(application), keys::name_sk(name)),
+        key(keys::app_pk(application), kind.name_sk(name)),
         "attribute_not_exists(#pk) OR #pipelineId = :id",
         Bindings::new()
             .name(PK)
@@ -286,7 +350,9 @@ fn release_name(table: &str, application: &str, name: &str, id: &str) -> Result<
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn put_config(
+    kind: ConfigKind,
     table: &str,
     application: &str,
     id: &str,
@@ -295,7 +361,7 @@ fn put_config(
     version: u64,
     current: Option<&Current>,
 ) -> Result<Write> {
-    let mut config = key(keys::app_pk(application), keys::pipeline_sk(id));
+    let mut config = key(keys::app_pk(application), kind.config_sk(id));
     config.insert(DOC.to_string(), s(doc));
     config.insert(VERSION.to_string(), n(version));
     config.insert(NAME.to_string(), s(name));
@@ -317,11 +383,11 @@ fn put_config(
     }
 }
 
-fn delete_config(table: &str, current: &Current) -> Result<Write> {
+fn delete_config(kind: ConfigKind, table: &str, current: &Current) -> Result<Write> {
     let id = current.config.id().unwrap_or_default();
     write::delete(
         table,
-        key(keys::app_pk(&current.application), keys::pipeline_sk(id)),
+        key(keys::app_pk(&current.application), kind.config_sk(id)),
         "#version = :version",
         Bindings::new()
             .name(VERSION)
@@ -330,12 +396,13 @@ fn delete_config(table: &str, current: &Current) -> Result<Write> {
 }
 
 fn put_id_lookup(
+    kind: ConfigKind,
     table: &str,
     application: &str,
     id: &str,
     current: Option<&Current>,
 ) -> Result<Write> {
-    let mut lookup = key(keys::id_pk(id), keys::ID_SK);
+    let mut lookup = key(kind.id_pk(id), keys::ID_SK);
     lookup.insert(APPLICATION.to_string(), s(application));
     match current {
         Some(current) => write::put(
@@ -355,8 +422,15 @@ fn put_id_lookup(
     }
 }
 
-fn put_history(table: &str, id: &str, doc: &str, update_ts: i64, version: u64) -> Result<Write> {
-    let mut revision = key(keys::history_pk(id), keys::history_sk(update_ts, version));
+fn put_history(
+    kind: ConfigKind,
+    table: &str,
+    id: &str,
+    doc: &str,
+    update_ts: i64,
+    version: u64,
+) -> Result<Write> {
+    let mut revision = key(kind.history_pk(id), keys::history_sk(update_ts, version));
     revision.insert(DOC.to_string(), s(doc));
     write::put(
         table,

@@ -1,10 +1,8 @@
 //! Pipeline executions: trigger, read, list, and patch a stage (manual judgment).
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::json::now_millis;
 use gennaker_model::judgment::Judgment;
@@ -13,7 +11,6 @@ use gennaker_model::{
     Execution, ExecutionStatus, ExecutionType, PipelineConfig, StageExecution, new_id,
 };
 use gennaker_store::StoreError;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -98,53 +95,6 @@ pub async fn get_one(
             .await?
             .execution,
     ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    statuses: Option<String>,
-    expand: Option<bool>,
-}
-
-/// How many executions one listing reads at most, across all configs of the application.
-const LIST_READ_CAP: usize = 500;
-
-/// `GET /applications/{application}/pipelines?limit=&statuses=&expand=`: the newest `limit`
-/// executions per pipeline config, oldest first (Orca's order).
-pub async fn list_for_application(
-    State(state): State<AppState>,
-    Path(application): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<Execution>>, ApiError> {
-    let statuses = parse_statuses(query.statuses.as_deref())?;
-    let per_config = query.limit.unwrap_or(10);
-    let executions = state
-        .store
-        .list_executions_for_application(&application, LIST_READ_CAP, statuses.as_deref())
-        .await?;
-    let mut kept_per_config: BTreeMap<String, usize> = BTreeMap::new();
-    let mut kept: Vec<Execution> = executions
-        .into_iter()
-        .filter(|execution| execution.execution_type == ExecutionType::Pipeline)
-        .filter(|execution| {
-            let count = kept_per_config
-                .entry(execution.pipeline_config_id.clone().unwrap_or_default())
-                .or_default();
-            *count += 1;
-            *count <= per_config
-        })
-        .collect();
-    kept.sort_by(|a, b| {
-        a.start_time
-            .unwrap_or(0)
-            .cmp(&b.start_time.unwrap_or(0))
-            .then_with(|| b.id.cmp(&a.id))
-    });
-    if query.expand == Some(false) {
-        kept.iter_mut().for_each(trim_for_list_view);
-    }
-    Ok(Json(kept))
 }
 
 pub(crate) fn parse_statuses(csv: Option<&str>) -> Result<Option<Vec<ExecutionStatus>>, ApiError> {

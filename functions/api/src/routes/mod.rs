@@ -1,8 +1,15 @@
 pub mod applications;
+pub mod credentials;
+pub mod execution_reads;
 pub mod executions;
+pub mod gate_tasks;
+pub mod launches;
 pub mod lifecycle;
+pub mod openapi;
+pub mod pipeline_admin;
 pub mod pipeline_configs;
 pub mod tasks;
+pub mod webhooks;
 
 use axum::Json;
 use gennaker_model::ExecutionType;

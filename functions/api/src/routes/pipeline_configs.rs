@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::PipelineConfig;
-use gennaker_model::validation::{SiblingPipeline, validate_pipeline};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,6 +12,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::user_name;
+use crate::routes::pipeline_admin::{ConfigKind, save_checked};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,50 +30,19 @@ pub async fn save(
 ) -> Result<StatusCode, ApiError> {
     let config = PipelineConfig::from_value(Value::Object(json_object(&body, false)?))
         .map_err(ApiError::bad_request)?;
-    let application = config.application().unwrap_or_default().trim().to_string();
-    let siblings = if application.is_empty() {
-        vec![]
-    } else {
-        state.store.list_pipelines(&application).await?
-    };
-    let sibling_refs: Vec<SiblingPipeline> = siblings
-        .iter()
-        .filter_map(|sibling| {
-            Some(SiblingPipeline {
-                id: sibling.id()?,
-                name: sibling.name()?,
-            })
-        })
-        .collect();
-    validate_pipeline(&config, &sibling_refs).map_err(ApiError::invalid)?;
-    if query
+    let stale_check = query
         .stale_check
         .as_deref()
-        .is_some_and(|flag| flag.eq_ignore_ascii_case("true"))
-    {
-        check_not_stale(&config, &siblings)?;
-    }
-    state
-        .store
-        .save_pipeline(config, &user_name(&headers))
-        .await?;
+        .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
+    save_checked(
+        &state,
+        ConfigKind::Pipeline,
+        config,
+        stale_check,
+        &user_name(&headers),
+    )
+    .await?;
     Ok(StatusCode::OK)
-}
-
-/// Deck sends `staleCheck=true`: a save based on an older version than the stored one fails.
-fn check_not_stale(config: &PipelineConfig, stored: &[PipelineConfig]) -> Result<(), ApiError> {
-    let Some(id) = config.id() else { return Ok(()) };
-    let Some(current) = stored.iter().find(|candidate| candidate.id() == Some(id)) else {
-        return Ok(());
-    };
-    let version = |c: &PipelineConfig| c.document().get("updateTs").map(Value::to_string);
-    if version(config) != version(current) {
-        return Err(ApiError::invalid_field(
-            "updateTs",
-            "The submitted pipeline is stale. Reload it and apply your change again.",
-        ));
-    }
-    Ok(())
 }
 
 /// `GET /applications/{application}/pipelineConfigs`: the application's configs by `index`.

@@ -259,17 +259,27 @@ async fn run_job(state: &AppState, job: &Job, stage: &mut StageExecution, user: 
             .await
             .map(|_| json!({ "notification.type": "deleteapplication" }))
     } else {
-        state
-            .store
-            .put_application(job.application.clone(), user)
-            .await
-            .map(|previous| {
-                json!({
-                    "previousState": previous.map(Value::Object).unwrap_or_else(|| json!({})),
-                    "newState": job.application,
-                    "notification.type": "upsertapplication",
-                })
+        // Orca upserts: an existing application's attributes are merged, submitted ones win.
+        let merged = match state.store.get_application(&name).await {
+            Ok(Some(mut existing)) => {
+                existing.extend(job.application.clone());
+                Ok(existing)
+            }
+            Ok(None) => Ok(job.application.clone()),
+            Err(error) => Err(error),
+        };
+        let merged_ref = merged.as_ref().ok().cloned();
+        let outcome = match merged {
+            Ok(attributes) => state.store.put_application(attributes, user).await,
+            Err(error) => Err(error),
+        };
+        outcome.map(|previous| {
+            json!({
+                "previousState": previous.map(Value::Object).unwrap_or_else(|| json!({})),
+                "newState": merged_ref,
+                "notification.type": "upsertapplication",
             })
+        })
     };
     let status = match outcome {
         Ok(Value::Object(outputs)) => {
@@ -323,7 +333,7 @@ fn finish(execution: &mut Execution) {
 }
 
 /// Orca's `OrchestrationViewModel`.
-fn view_model(execution: &Execution) -> Value {
+pub(crate) fn view_model(execution: &Execution) -> Value {
     let mut variables: Map<String, Value> = Map::new();
     for stage in &execution.stages {
         for (key, value) in &stage.context {

@@ -1,0 +1,220 @@
+//! Accounts and the current user (Gate's CredentialsController and AuthController).
+//!
+//! Accounts come from configuration: the `ACCOUNTS` environment variable of the API
+//! function, a JSON array of objects with at least `name` and `type` (template parameter
+//! `Accounts`). Every other field of an account (`accountId`, `regions`, `environment`,
+//! `accountType`, `permissions`, …) is shown as configured when the list is expanded.
+//! Authorization comes later: every account is `authorized` for now.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::identity::user_name;
+
+/// Fields of the unexpanded account list (Gate's `Account`).
+const SUMMARY_FIELDS: [&str; 5] = [
+    "name",
+    "type",
+    "accountId",
+    "requiredGroupMembership",
+    "permissions",
+];
+
+/// Parses the `ACCOUNTS` configuration: entries without a string `name` are dropped (and
+/// logged), `type` defaults to "aws".
+pub fn parse_accounts(configured: Option<&str>) -> Vec<Map<String, Value>> {
+    let Some(text) = configured.filter(|text| !text.trim().is_empty()) else {
+        return vec![];
+    };
+    let entries = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(entries)) => entries,
+        _ => {
+            tracing::error!("ACCOUNTS is not a JSON array of accounts; no accounts are configured");
+            return vec![];
+        }
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Value::Object(mut account)
+                if account
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty()) =>
+            {
+                account
+                    .entry("type")
+                    .or_insert_with(|| Value::String("aws".to_string()));
+                Some(account)
+            }
+            other => {
+                tracing::error!(entry = %other, "an ACCOUNTS entry without a name is ignored");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The accounts named by `X-SPINNAKER-ACCOUNTS` (comma-separated), as Gate propagates them.
+pub(crate) fn allowed_accounts(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get("x-spinnaker-accounts")
+        .and_then(|value| value.to_str().ok())
+        .map(|csv| {
+            csv.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn expanded(account: &Map<String, Value>) -> Value {
+    let mut account = account.clone();
+    account
+        .entry("requiredGroupMembership")
+        .or_insert_with(|| json!([]));
+    account.entry("permissions").or_insert_with(|| json!({}));
+    account.entry("authorized").or_insert(Value::Bool(true));
+    if let Some(kind) = account.get("type").cloned() {
+        account.entry("cloudProvider").or_insert(kind);
+    }
+    Value::Object(account)
+}
+
+fn summary(account: &Map<String, Value>) -> Value {
+    let Value::Object(full) = expanded(account) else {
+        unreachable!("expanded returns an object")
+    };
+    let mut summary: Map<String, Value> = SUMMARY_FIELDS
+        .iter()
+        .filter_map(|field| Some((field.to_string(), full.get(*field)?.clone())))
+        .collect();
+    summary.insert("authorized".to_string(), Value::Bool(true));
+    Value::Object(summary)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    expand: Option<bool>,
+}
+
+/// `GET /credentials?expand=false|true`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Json<Vec<Value>> {
+    let render = if query.expand == Some(true) {
+        expanded
+    } else {
+        summary
+    };
+    Json(state.accounts.iter().map(render).collect())
+}
+
+/// `GET /credentials/{account}`: the expanded account; 404 when none has that name.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .accounts
+        .iter()
+        .find(|account| account.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .map(|account| Json(expanded(account)))
+        .ok_or_else(|| ApiError::not_found(format!("Account '{name}' not found")))
+}
+
+/// `GET /credentials/type/{accountType}`: the expanded accounts of one type.
+pub async fn list_of_type(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+) -> Json<Vec<Value>> {
+    Json(
+        state
+            .accounts
+            .iter()
+            .filter(|account| account.get("type").and_then(Value::as_str) == Some(kind.as_str()))
+            .map(expanded)
+            .collect(),
+    )
+}
+
+/// `GET /auth/user`: who the identity headers say the caller is (`anonymous` without
+/// them); the allowed accounts are those of `X-SPINNAKER-ACCOUNTS`, else every account.
+pub async fn current_user(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    let username = user_name(&headers);
+    let mut allowed = allowed_accounts(&headers);
+    if allowed.is_empty() {
+        allowed = state
+            .accounts
+            .iter()
+            .filter_map(|account| account.get("name")?.as_str().map(str::to_string))
+            .collect();
+    }
+    let email = username.contains('@').then(|| username.clone());
+    Json(json!({
+        "username": username,
+        "email": email,
+        "firstName": null,
+        "lastName": null,
+        "roles": [],
+        "allowedAccounts": allowed,
+        "enabled": true,
+        "accountNonExpired": true,
+        "accountNonLocked": true,
+        "credentialsNonExpired": true,
+        "authorities": [],
+    }))
+}
+
+/// `GET /auth/user/serviceAccounts?application=`: none until authorization comes.
+pub async fn service_accounts() -> Json<Vec<Value>> {
+    Json(vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_need_a_name_and_default_to_aws() {
+        let accounts = parse_accounts(Some(
+            r#"[{"name": "prod", "accountId": "1"}, {"type": "aws"}, {"name": "k8s", "type": "kubernetes"}]"#,
+        ));
+        let names: Vec<_> = accounts
+            .iter()
+            .map(|a| (a["name"].clone(), a["type"].clone()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (json!("prod"), json!("aws")),
+                (json!("k8s"), json!("kubernetes"))
+            ]
+        );
+        assert!(parse_accounts(Some("not json")).is_empty());
+        assert!(parse_accounts(None).is_empty());
+    }
+
+    #[test]
+    fn the_summary_keeps_gate_account_fields_only() {
+        let account = parse_accounts(Some(
+            r#"[{"name": "prod", "accountId": "1", "regions": []}]"#,
+        ))
+        .remove(0);
+        assert_eq!(
+            summary(&account),
+            json!({"name": "prod", "type": "aws", "accountId": "1", "requiredGroupMembership": [],
+                   "permissions": {}, "authorized": true})
+        );
+        assert_eq!(expanded(&account)["regions"], json!([]));
+        assert_eq!(expanded(&account)["cloudProvider"], json!("aws"));
+    }
+}
