@@ -45,7 +45,7 @@ pub struct Promotion {
 
 impl ConcurrencyLedger {
     /// Admits `id` if a slot is free (or it already holds one); otherwise it waits, in
-    /// arrival order.
+    /// trigger order.
     pub fn admit(&mut self, id: &str, limit: usize) -> Admission {
         if self.running.iter().any(|running| running == id) {
             return Admission::Run;
@@ -55,8 +55,13 @@ impl ConcurrencyLedger {
             self.running.push(id.to_string());
             return Admission::Run;
         }
-        if !self.waiting.iter().any(|waiting| waiting == id) {
-            self.waiting.push(id.to_string());
+        // Waiting executions are ordered by id: ULIDs sort by trigger time, so "oldest" and
+        // "newest" follow when they were triggered, not when their start reached us.
+        if let Err(position) = self
+            .waiting
+            .binary_search_by(|waiting| waiting.as_str().cmp(id))
+        {
+            self.waiting.insert(position, id.to_string());
         }
         Admission::Wait
     }
@@ -112,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_ledger_makes_newcomers_wait_in_order() {
+    fn a_full_ledger_makes_newcomers_wait_in_trigger_order() {
         let mut slots = ledger(&["a"], &[]);
         assert_eq!(
             slots.admit("a", 1),
@@ -120,9 +125,14 @@ mod tests {
             "a slot holder is re-admitted"
         );
         assert_eq!(slots.admit("b", 1), Admission::Wait);
+        assert_eq!(slots.admit("d", 1), Admission::Wait);
         assert_eq!(slots.admit("c", 1), Admission::Wait);
         assert_eq!(slots.admit("b", 1), Admission::Wait);
-        assert_eq!(slots, ledger(&["a"], &["b", "c"]));
+        assert_eq!(
+            slots,
+            ledger(&["a"], &["b", "c", "d"]),
+            "ordered by id, i.e. trigger time"
+        );
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct TestApp {
 impl TestApp {
     /// Starts local mode on a free port with a stack name unique to this test.
     pub async fn spawn() -> TestApp {
+        if std::env::var_os("GENNAKER_TEST_LOG").is_some() {
+            gennaker_runtime::logging::init(false);
+        }
         let stack_name = format!("t{}", &gennaker_model::new_id()[16..]).to_lowercase();
         let running = gennaker_local::start(LocalOptions {
             api_port: 0,
