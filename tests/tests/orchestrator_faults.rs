@@ -227,7 +227,7 @@ impl Rig {
         let stored = self.load(execution_id).await;
         let (next, effects) = gennaker_engine::apply(
             stored.execution.clone(),
-            &message.engine_event(now_millis()),
+            &message.engine_event(now_millis()).expect("an engine event"),
         );
         assert!(
             !effects.is_empty(),

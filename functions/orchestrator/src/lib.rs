@@ -7,6 +7,7 @@
 //! the effects implied by the persisted state are re-issued (all idempotent), which heals a
 //! crash between persisting and acting.
 
+mod child_pipeline;
 mod concurrency;
 pub mod messages;
 mod stage_input;
@@ -57,6 +58,7 @@ pub struct OrchestratorConfig {
     pub pipeline_state_machine_arn: String,
     pub orchestration_queue_url: String,
     pub event_bus_name: String,
+    pub execution_retention_days: i64,
 }
 
 impl OrchestratorConfig {
@@ -68,6 +70,10 @@ impl OrchestratorConfig {
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
             orchestration_queue_url: env.required("ORCHESTRATION_QUEUE_URL")?,
             event_bus_name: env.required("EVENT_BUS_NAME")?,
+            execution_retention_days: env
+                .optional("EXECUTION_RETENTION_DAYS")
+                .and_then(|days| days.parse().ok())
+                .unwrap_or(90),
         })
     }
 }
@@ -80,6 +86,7 @@ pub struct Orchestrator {
     pipeline_state_machine_arn: String,
     queue: OrchestrationQueue,
     events: EventBus,
+    execution_ttl_seconds: i64,
 }
 
 impl Orchestrator {
@@ -100,6 +107,7 @@ impl Orchestrator {
                 config.orchestration_queue_url,
             ),
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
+            execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
         }
     }
 
@@ -129,6 +137,17 @@ impl Orchestrator {
     }
 
     async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
+        if let OrchestrationMessage::StartChildPipeline {
+            execution_id,
+            stage_id,
+            attempt,
+            task_token,
+        } = message
+        {
+            return self
+                .start_child(execution_id, stage_id, *attempt, task_token)
+                .await;
+        }
         let execution_id = message.execution_id();
         let mut stored = self
             .store
@@ -143,7 +162,9 @@ impl Orchestrator {
                 .await?;
             stored.pipeline_task_token = Some(task_token.clone());
         }
-        let event = message.engine_event(now_millis());
+        let Some(event) = message.engine_event(now_millis()) else {
+            return Ok(());
+        };
         let wants_to_start = matches!(event, gennaker_engine::Event::Start { .. })
             && stored.execution.status == ExecutionStatus::NotStarted
             && !stored.execution.canceled;
@@ -178,6 +199,12 @@ impl Orchestrator {
                     self.start_stage(execution, &stage_id, attempt).await?
                 }
                 Effect::CancelStage { stage_id, attempt } => {
+                    if let Some(stage) = execution
+                        .stage(&stage_id)
+                        .filter(|s| s.stage_type == "pipeline")
+                    {
+                        self.cancel_child(stage).await?;
+                    }
                     let name = format!("{}-{stage_id}-{attempt}", execution.id);
                     let arn = execution_arn(&self.stage_state_machine_arn, &name);
                     self.step_functions
@@ -195,6 +222,7 @@ impl Orchestrator {
                 }
                 Effect::CompleteExecution { status } => {
                     self.release(execution).await?;
+                    self.notify_parent(execution).await?;
                     self.complete_pipeline_machine(execution, status, pipeline_task_token)
                         .await?
                 }

@@ -26,6 +26,15 @@ pub enum OrchestrationMessage {
     /// A slot of the pipeline's concurrency limit was freed for this waiting execution.
     #[serde(rename_all = "camelCase")]
     WakeUp { execution_id: String },
+    /// From a pipeline stage's state machine: start its child pipeline; answer the task
+    /// token when the child ends (at once without `waitForCompletion`).
+    #[serde(rename_all = "camelCase")]
+    StartChildPipeline {
+        execution_id: String,
+        stage_id: String,
+        attempt: u32,
+        task_token: String,
+    },
     /// From the API: cancel the execution.
     #[serde(rename_all = "camelCase")]
     CancelExecution {
@@ -58,13 +67,16 @@ impl OrchestrationMessage {
             | Self::CancelExecution { execution_id, .. }
             | Self::PauseExecution { execution_id, .. }
             | Self::ResumeExecution { execution_id, .. }
-            | Self::RestartStage { execution_id, .. } => execution_id,
+            | Self::RestartStage { execution_id, .. }
+            | Self::StartChildPipeline { execution_id, .. } => execution_id,
         }
     }
 
-    /// The engine event this message stands for, stamped with `now`.
-    pub fn engine_event(&self, now: i64) -> Event {
-        match self {
+    /// The engine event this message stands for, stamped with `now`. Starting a child
+    /// pipeline is work the orchestrator does for a running stage, not an engine event.
+    pub fn engine_event(&self, now: i64) -> Option<Event> {
+        Some(match self {
+            Self::StartChildPipeline { .. } => return None,
             Self::StartExecution { .. } | Self::WakeUp { .. } => Event::Start { now },
             Self::StageFinished {
                 stage_id,
@@ -97,7 +109,7 @@ impl OrchestrationMessage {
                 user: user.clone(),
                 now,
             },
-        }
+        })
     }
 }
 

@@ -14,6 +14,9 @@ pub fn for_stage(execution: &Execution, stage: &StageExecution) -> Value {
         "type": stage.stage_type,
         "name": stage.name,
         "waitSeconds": wait_seconds(stage),
+        // A pipeline stage asks the orchestrator (on the same FIFO queue where the stage
+        // machine later reports) to start its child; the two messages need distinct ids.
+        "startChildDeduplicationId": format!("{}-{}-{}-start-child", execution.id, stage.id, stage.attempt),
         "context": stage.context,
     })
 }

@@ -177,9 +177,18 @@ fn reset_for_restart(stage: &mut StageExecution, user: &str, now: i64, is_restar
             json!({ "restartedBy": user, "restartTime": now, "previousException": previous_exception }),
         );
     }
-    if stage.stage_type == "manualJudgment" {
-        stage.context.remove("judgmentStatus");
-        stage.context.remove("lastModifiedBy");
+    match stage.stage_type.as_str() {
+        "manualJudgment" => {
+            stage.context.remove("judgmentStatus");
+            stage.context.remove("lastModifiedBy");
+        }
+        // A restarted pipeline stage starts a new child.
+        "pipeline" => {
+            for key in ["executionId", "executionName", "status"] {
+                stage.context.remove(key);
+            }
+        }
+        _ => {}
     }
     stage.status = ExecutionStatus::NotStarted;
     stage.start_time = None;

@@ -24,6 +24,11 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         task_name: "waitForJudgment",
         implementing_class: "com.netflix.spinnaker.orca.echo.pipeline.ManualJudgmentStage$WaitForManualJudgmentTask",
     },
+    StageType {
+        key: "pipeline",
+        task_name: "monitorPipeline",
+        implementing_class: "com.netflix.spinnaker.orca.front50.tasks.MonitorPipelineTask",
+    },
 ];
 
 pub fn stage_type(key: &str) -> Option<&'static StageType> {
@@ -32,7 +37,7 @@ pub fn stage_type(key: &str) -> Option<&'static StageType> {
         .find(|stage_type| stage_type.key == key)
 }
 
-/// `"wait, manualJudgment"`, for error messages.
+/// `"wait, manualJudgment, pipeline"`, for error messages.
 pub fn supported_stage_type_list() -> String {
     SUPPORTED_STAGE_TYPES
         .iter()
