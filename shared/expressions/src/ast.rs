@@ -41,6 +41,8 @@ pub enum Expr {
     },
     /// `T(java.lang.Integer)`.
     TypeReference(String),
+    /// `@name` / `&name`: Spring parses it; evaluation fails (there is no bean resolver).
+    BeanReference(String),
     /// `new java.util.Date()`.
     Constructor {
         type_name: String,

@@ -211,9 +211,12 @@ impl<'a> EvaluationContext<'a> {
         if self.allow_unknown_keys {
             Ok(Val::Null)
         } else {
-            Err(ExpressionError::eval(format!(
-                "EL1008E: Property or field '{name}' cannot be found on object of type 'java.util.HashMap' - maybe not public or not visible?"
-            )))
+            Err(ExpressionError::new(
+                crate::error::ErrorKind::IllegalArgument,
+                format!(
+                    "EL1008E: Property or field '{name}' cannot be found on object of type 'java.util.HashMap' - maybe not public or not visible?"
+                ),
+            ))
         }
     }
 

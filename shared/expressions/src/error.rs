@@ -7,8 +7,12 @@
 /// What went wrong, in the categories Orca's summary distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The text is not a valid expression (or breaks a size/nesting limit while parsing).
+    /// The text is not a valid expression (or nests too deeply).
     Parse,
+    /// The `${…}` template around the expressions is broken (unbalanced, unterminated).
+    Template,
+    /// `#readJson` and friends were given text that is not JSON.
+    JsonParse,
     /// Evaluation failed inside the language: unknown property, bad operand types, refused
     /// type or method, evaluation budget exhausted, ...
     Evaluation,
@@ -29,6 +33,8 @@ impl ErrorKind {
     pub fn java_exception_type(self) -> &'static str {
         match self {
             ErrorKind::Parse => "org.springframework.expression.spel.SpelParseException",
+            ErrorKind::Template => "org.springframework.expression.ParseException",
+            ErrorKind::JsonParse => "com.fasterxml.jackson.core.JsonParseException",
             ErrorKind::Evaluation => "org.springframework.expression.spel.SpelEvaluationException",
             ErrorKind::HelperFunction => {
                 "com.netflix.spinnaker.kork.expressions.SpelHelperFunctionException"

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::ast::*;
 use crate::context::EvaluationContext;
-use crate::error::{ExpressionError, Result};
+use crate::error::{ErrorKind, ExpressionError, Result};
 use crate::javatypes::{self, JavaType};
 use crate::limits::MAX_EVALUATION_STEPS;
 use crate::ops;
@@ -79,11 +79,16 @@ const STAGE_PROPERTIES: [&str; 20] = [
     "parent",
 ];
 
+/// kork's `FilteredPropertyAccessor` throws `IllegalArgumentException` for unknown
+/// properties, which is what Orca's summary then reports.
 fn not_found_on(name: &str, target: &Val<'_>) -> ExpressionError {
-    ExpressionError::eval(format!(
-        "EL1008E: Property or field '{name}' cannot be found on object of type '{}' - maybe not public or not visible?",
-        target.type_name()
-    ))
+    ExpressionError::new(
+        ErrorKind::IllegalArgument,
+        format!(
+            "EL1008E: Property or field '{name}' cannot be found on object of type '{}' - maybe not public or not visible?",
+            target.type_name()
+        ),
+    )
 }
 
 impl<'c, 'a> Evaluator<'c, 'a> {
@@ -171,6 +176,9 @@ impl<'c, 'a> Evaluator<'c, 'a> {
                 crate::functions::call_function(self, name, &args)
             }
             Expr::TypeReference(name) => Ok(Val::Type(JavaType::resolve(name)?)),
+            Expr::BeanReference(name) => Err(ExpressionError::eval(format!(
+                "EL1057E: No bean resolver registered in the context to resolve access to bean '{name}'"
+            ))),
             Expr::Constructor { type_name, args } => {
                 // Resolve first so refused types fail before their arguments run.
                 JavaType::resolve(type_name)?;
@@ -352,6 +360,10 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             Val::Str(s) if name == "blank" => Ok(Val::Bool(s.trim().is_empty())),
             Val::Json(Value::Array(_)) | Val::List(_) if name == "empty" => {
                 Ok(Val::Bool(target.list_len() == Some(0)))
+            }
+            // `split()` gives a Java array in Orca, whose size is the `length` property.
+            Val::Json(Value::Array(_)) | Val::List(_) if name == "length" => {
+                Ok(Val::Int(target.list_len().unwrap_or(0) as i32))
             }
             Val::Date(ms) if name == "time" => Ok(Val::Long(*ms)),
             Val::Instant(ms) if name == "epochSecond" => Ok(Val::Long(ms.div_euclid(1000))),

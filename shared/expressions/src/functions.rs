@@ -495,7 +495,13 @@ fn read_json(text: &str) -> Result<Value> {
         let shown: String = text.chars().take(200).collect();
         ExpressionError::helper(format!("#readJson({shown}) failed: {detail}"))
     };
-    let value: Value = serde_json::from_str(text).map_err(|e| failed(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        let shown: String = text.chars().take(200).collect();
+        ExpressionError::new(
+            ErrorKind::JsonParse,
+            format!("{e} - #readJson({shown}) failed"),
+        )
+    })?;
     match (&value, text.starts_with('[')) {
         (Value::Array(_), true) | (Value::Object(_), false) => Ok(value),
         _ => Err(failed(

@@ -142,10 +142,13 @@ pub fn static_field<'a>(ty: JavaType, name: &str) -> Result<Val<'a>> {
             | "MONTHS" | "YEARS"),
         ) => Val::str(unit),
         _ => {
-            return Err(ExpressionError::eval(format!(
-                "EL1008E: Property or field '{name}' cannot be found on object of type '{}' - maybe not public or not visible?",
-                ty.class_name()
-            )));
+            return Err(ExpressionError::new(
+                ErrorKind::IllegalArgument,
+                format!(
+                    "EL1008E: Property or field '{name}' cannot be found on object of type '{}' - maybe not public or not visible?",
+                    ty.class_name()
+                ),
+            ));
         }
     };
     Ok(value)

@@ -187,9 +187,11 @@ pub fn to_boolean(value: &Val<'_>, role: &str) -> Result<bool> {
         Val::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "on" | "yes" | "1" => Ok(true),
             "false" | "off" | "no" | "0" => Ok(false),
-            _ => Err(ExpressionError::eval(format!(
-                "EL1001E: Type conversion problem, cannot convert from java.lang.String ('{s}') to java.lang.Boolean for {role}"
-            ))),
+            // Spring's converter throws IllegalArgumentException("Invalid boolean value").
+            _ => Err(ExpressionError::new(
+                ErrorKind::IllegalArgument,
+                format!("Invalid boolean value '{s}' for {role}"),
+            )),
         },
         Val::Null => Err(ExpressionError::eval(format!(
             "EL1001E: Type conversion problem, cannot convert from null to boolean for {role}"

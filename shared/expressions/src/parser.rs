@@ -16,8 +16,8 @@ use crate::limits::{MAX_EXPRESSION_LENGTH, MAX_NESTING_DEPTH};
 /// Parses the text of one expression (without `${}`).
 pub fn parse(text: &str) -> Result<Expr> {
     if text.len() > MAX_EXPRESSION_LENGTH {
-        return Err(ExpressionError::parse(format!(
-            "Expression is too long: {} characters exceed the limit of {MAX_EXPRESSION_LENGTH}",
+        return Err(ExpressionError::eval(format!(
+            "EL1079E: Expression is too long: {} characters exceed the limit of {MAX_EXPRESSION_LENGTH}",
             text.len()
         )));
     }
@@ -494,9 +494,16 @@ impl Parser {
                     steps: vec![step],
                 })
             }
-            Token::Symbol(Symbol::At | Symbol::Ampersand) => Err(ExpressionError::parse(
-                "Bean references ('@name', '&name') are not supported in pipeline expressions",
-            )),
+            Token::Symbol(Symbol::At | Symbol::Ampersand) => {
+                self.pos += 1;
+                let name = match self.peek_token() {
+                    Some(Token::Identifier(name)) => name.clone(),
+                    Some(Token::Str(name)) => name.clone(),
+                    _ => return Err(self.unexpected("a bean name")),
+                };
+                self.pos += 1;
+                Ok(Expr::BeanReference(name))
+            }
             _ => Err(self.unexpected("an expression")),
         }
     }
@@ -631,7 +638,7 @@ mod tests {
     fn refuses_side_effects() {
         assert!(parse("a = 1").is_err());
         assert!(parse("a++").is_err());
-        assert!(parse("@bean").is_err());
+        assert!(parse("@bean").is_ok());
         assert!(parse("new int[3]").is_err());
     }
 

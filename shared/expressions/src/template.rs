@@ -37,16 +37,20 @@ pub fn split_template(text: &str) -> Result<Vec<TemplatePart<'_>>> {
         }
         let after_prefix = prefix_at + PREFIX.len();
         let Some(suffix_at) = find_closing_suffix(text, after_prefix)? else {
-            return Err(ExpressionError::parse(format!(
-                "No ending suffix '}}' for expression starting at character {prefix_at}: {}",
-                &text[prefix_at..]
-            )));
+            return Err(ExpressionError::new(
+                crate::error::ErrorKind::Template,
+                format!(
+                    "No ending suffix '}}' for expression starting at character {prefix_at}: {}",
+                    &text[prefix_at..]
+                ),
+            ));
         };
         let inner = text[after_prefix..suffix_at].trim();
         if inner.is_empty() {
-            return Err(ExpressionError::parse(format!(
-                "No expression defined within delimiter '${{}}' at character {prefix_at}"
-            )));
+            return Err(ExpressionError::new(
+                crate::error::ErrorKind::Template,
+                format!("No expression defined within delimiter '${{}}' at character {prefix_at}"),
+            ));
         }
         parts.push(TemplatePart::Expression(inner));
         start = suffix_at + SUFFIX.len_utf8();
@@ -69,25 +73,32 @@ fn find_closing_suffix(text: &str, from: usize) -> Result<Option<usize>> {
             b'{' | b'[' | b'(' => open_brackets.push((byte, pos)),
             b'}' | b']' | b')' => {
                 let Some((open, open_pos)) = open_brackets.pop() else {
-                    return Err(ExpressionError::parse(format!(
-                        "Found closing '{}' at position {pos} without an opening '{}'",
-                        byte as char,
-                        opening_for(byte) as char
-                    )));
+                    return Err(ExpressionError::new(
+                        crate::error::ErrorKind::Template,
+                        format!(
+                            "Found closing '{}' at position {pos} without an opening '{}'",
+                            byte as char,
+                            opening_for(byte) as char
+                        ),
+                    ));
                 };
                 if opening_for(byte) != open {
-                    return Err(ExpressionError::parse(format!(
-                        "Found closing '{}' at position {pos} but most recent opening is '{}' at position {open_pos}",
-                        byte as char, open as char
-                    )));
+                    return Err(ExpressionError::new(
+                        crate::error::ErrorKind::Template,
+                        format!(
+                            "Found closing '{}' at position {pos} but most recent opening is '{}' at position {open_pos}",
+                            byte as char, open as char
+                        ),
+                    ));
                 }
             }
             b'\'' | b'"' => match bytes[pos + 1..].iter().position(|&b| b == byte) {
                 Some(offset) => pos += offset + 1,
                 None => {
-                    return Err(ExpressionError::parse(format!(
-                        "Found non terminating string literal starting at position {pos}"
-                    )));
+                    return Err(ExpressionError::new(
+                        crate::error::ErrorKind::Template,
+                        format!("Found non terminating string literal starting at position {pos}"),
+                    ));
                 }
             },
             _ => {}
@@ -95,11 +106,14 @@ fn find_closing_suffix(text: &str, from: usize) -> Result<Option<usize>> {
         pos += 1;
     }
     if let Some((open, open_pos)) = open_brackets.pop() {
-        return Err(ExpressionError::parse(format!(
-            "Missing closing '{}' for '{}' at position {open_pos}",
-            closing_for(open) as char,
-            open as char
-        )));
+        return Err(ExpressionError::new(
+            crate::error::ErrorKind::Template,
+            format!(
+                "Missing closing '{}' for '{}' at position {open_pos}",
+                closing_for(open) as char,
+                open as char
+            ),
+        ));
     }
     Ok(None)
 }

@@ -131,8 +131,8 @@ impl Walker<'_, '_> {
         if source.len() > MAX_EXPRESSION_LENGTH {
             return TemplateOutcome {
                 key: summary_key_for_unparsable(source),
-                result: Err(ExpressionError::parse(format!(
-                    "Expression is too long: {} characters exceed the limit of {MAX_EXPRESSION_LENGTH}",
+                result: Err(ExpressionError::eval(format!(
+                    "EL1079E: Expression is too long: {} characters exceed the limit of {MAX_EXPRESSION_LENGTH}",
                     source.len()
                 ))),
             };
