@@ -517,3 +517,39 @@ async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_i
     assert_eq!(status, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stage_that_outlives_its_timeout_fails_or_counts_as_success_when_asked() {
+    let app = TestApp::spawn().await;
+    let strict = app
+        .save_and_run(
+            "strict",
+            vec![judgment("1", &[], json!({"stageTimeoutMs": 1000}))],
+        )
+        .await;
+    let lenient = app
+        .save_and_run(
+            "lenient",
+            vec![
+                judgment(
+                    "1",
+                    &[],
+                    json!({"stageTimeoutMs": 1000, "markSuccessfulOnTimeout": true}),
+                ),
+                wait("2", &["1"], 0),
+            ],
+        )
+        .await;
+    let execution = app.finished(&strict).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    let details = &stage(&execution, "1")["context"]["exception"]["details"];
+    assert!(
+        details["error"].as_str().unwrap().contains("timed out"),
+        "{details}"
+    );
+    let execution = app.finished(&lenient).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    assert_eq!(stage(&execution, "1")["status"], "SUCCEEDED");
+    assert_eq!(stage(&execution, "2")["status"], "SUCCEEDED");
+    app.stop().await;
+}

@@ -14,11 +14,30 @@ pub fn for_stage(execution: &Execution, stage: &StageExecution) -> Value {
         "type": stage.stage_type,
         "name": stage.name,
         "waitSeconds": wait_seconds(stage),
+        "timeoutSeconds": timeout_seconds(stage),
         // A pipeline stage asks the orchestrator (on the same FIFO queue where the stage
         // machine later reports) to start its child; the two messages need distinct ids.
         "startChildDeduplicationId": format!("{}-{}-{}-start-child", execution.id, stage.id, stage.attempt),
         "context": stage.context,
     })
+}
+
+/// The stage's timeout: `stageTimeoutMs` when set, else Orca's default for its task
+/// (12 hours to monitor a child pipeline, 3 days otherwise, as for manual judgment).
+fn timeout_seconds(stage: &StageExecution) -> u64 {
+    let configured = stage
+        .context
+        .get("stageTimeoutMs")
+        .and_then(|value| match value {
+            Value::Number(number) => number.as_f64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        });
+    match configured {
+        Some(millis) if millis > 0.0 => (millis / 1000.0).ceil().max(1.0) as u64,
+        _ if stage.stage_type == "pipeline" => 12 * 3600,
+        _ => 3 * 24 * 3600,
+    }
 }
 
 /// `waitTime` in seconds; Deck writes a number but older pipelines carry a string. The Wait
@@ -68,6 +87,19 @@ mod tests {
             last_modified: None,
             attempt: 1,
         }
+    }
+
+    #[test]
+    fn timeouts_come_from_stage_timeout_ms_or_the_type_default() {
+        assert_eq!(timeout_seconds(&stage(json!({"stageTimeoutMs": 1500}))), 2);
+        assert_eq!(
+            timeout_seconds(&stage(json!({"stageTimeoutMs": "60000"}))),
+            60
+        );
+        assert_eq!(timeout_seconds(&stage(json!({}))), 259_200);
+        let mut pipeline = stage(json!({"stageTimeoutMs": 0}));
+        pipeline.stage_type = "pipeline".into();
+        assert_eq!(timeout_seconds(&pipeline), 43_200);
     }
 
     #[test]

@@ -105,7 +105,11 @@ pub(crate) fn record_result(
         .extend(clone_entries(result.outputs, |key| key != NEVER_AN_OUTPUT));
     // The failure options are read after the merge: a worker may set them, as in Orca
     // where the task result is merged before CompleteTask reads the stage context.
-    let status = stage_status(result.status, &stage.context);
+    let status = if timed_out_successfully(result, &stage.context) {
+        ExecutionStatus::Succeeded
+    } else {
+        stage_status(result.status, &stage.context)
+    };
     end_stage(stage, status, now);
     status
 }
@@ -129,6 +133,12 @@ fn stage_status(reported: ExecutionStatus, context: &Map<String, Value>) -> Exec
         complete if complete.is_complete() => complete,
         _ => failure_status(ExecutionStatus::Terminal, context),
     }
+}
+
+/// `markSuccessfulOnTimeout`: a stage that ran out of time counts as SUCCEEDED.
+fn timed_out_successfully(result: &StageResult, context: &Map<String, Value>) -> bool {
+    bool_field(result.context, "timedOut") == Some(true)
+        && bool_field(context, "markSuccessfulOnTimeout") == Some(true)
 }
 
 /// Orca's `StageExecution.failureStatus(default)` (§3.5): "ignore the failure" beats

@@ -393,3 +393,23 @@ fn lifecycle_events_follow_the_transitions_of_one_change() {
         vec!["orca:stage:failed", "orca:pipeline:failed"]
     );
 }
+
+#[test]
+fn a_timed_out_stage_succeeds_only_with_mark_successful_on_timeout() {
+    let timed_out = |ref_id: &str| Event::StageFinished {
+        stage_id: stage_id(ref_id),
+        attempt: 1,
+        status: Terminal,
+        context: json!({"timedOut": true}).as_object().unwrap().clone(),
+        outputs: serde_json::Map::new(),
+        now: 20,
+    };
+    let execution = started(vec![
+        stage("1", &[], json!({"markSuccessfulOnTimeout": true})),
+        stage("2", &[], json!({})),
+    ]);
+    let (execution, _) = apply(execution, &timed_out("1"));
+    assert_eq!(status_of(&execution, "1"), Succeeded);
+    let (execution, _) = apply(execution, &timed_out("2"));
+    assert_eq!(status_of(&execution, "2"), Terminal);
+}
