@@ -153,7 +153,7 @@ impl ExpressionSummary {
             return;
         }
         if let Some(Value::Object(stored)) = context.get_mut(SUMMARY_KEY) {
-            stored.retain(|key, _| !(self.was_attempted(key) && !self.has_failed(key)));
+            stored.retain(|key, _| !self.was_attempted(key) || self.has_failed(key));
             if stored.is_empty() {
                 context.remove(SUMMARY_KEY);
             }

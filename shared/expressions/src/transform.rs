@@ -78,7 +78,7 @@ impl Walker<'_, '_> {
         if !contains_expression(source) {
             return Value::String(source.to_string());
         }
-        let fields = describe_fields(source, parent);
+        let fields = abbreviate(&describe_fields(source, parent));
         let outcome = self.evaluate_template(source);
         let key = outcome.key;
         match outcome.result {
@@ -130,7 +130,7 @@ impl Walker<'_, '_> {
     fn evaluate_template(&mut self, source: &str) -> TemplateOutcome {
         if source.len() > MAX_EXPRESSION_LENGTH {
             return TemplateOutcome {
-                key: summary_key_for_unparsable(source),
+                key: abbreviate(&summary_key_for_unparsable(source)),
                 result: Err(ExpressionError::eval(format!(
                     "EL1079E: Expression is too long: {} characters exceed the limit of {MAX_EXPRESSION_LENGTH}",
                     source.len()
@@ -203,6 +203,16 @@ impl Walker<'_, '_> {
     }
 }
 
+/// Oversized texts are cut in summary keys and descriptions, which end up in stage contexts.
+fn abbreviate(text: &str) -> String {
+    const SHOWN: usize = 200;
+    if text.len() <= MAX_EXPRESSION_LENGTH {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(SHOWN).collect();
+    format!("{cut}… ({} characters)", text.chars().count())
+}
+
 enum Part<'s> {
     Literal(&'s str),
     Expression(&'s str, crate::ast::Expr),
@@ -257,7 +267,7 @@ pub struct ConditionError {
     pub expression: String,
     /// What the expression produced (the original `${…}` text when it failed).
     pub resolved: Value,
-    pub summary: ExpressionSummary,
+    pub summary: Box<ExpressionSummary>,
 }
 
 /// Evaluates a `stageEnabled` or precondition expression, written without `${}`. Orca wraps it
@@ -290,7 +300,7 @@ pub fn evaluate_condition(
         _ => Err(ConditionError {
             expression: expression.to_string(),
             resolved,
-            summary: evaluated.summary,
+            summary: Box::new(evaluated.summary),
         }),
     }
 }
