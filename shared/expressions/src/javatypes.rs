@@ -417,7 +417,9 @@ pub fn call_static<'a>(
                 arg_i64(args, 1, &what)?,
                 arg_i64(args, 2, &what)?,
             );
-            if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+            // Java's LocalDate years span ±999,999,999.
+            let year_ok = (-999_999_999..=999_999_999).contains(&y);
+            if !year_ok || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
                 return Err(ExpressionError::eval(format!("Invalid date: {y}-{m}-{d}")));
             }
             Val::LocalDate(days_from_civil(y, m, d))
@@ -532,11 +534,12 @@ pub fn call_temporal_method<'a>(
                 } else {
                     n
                 };
-                Val::LocalDate(if name.starts_with("plus") {
+                let moved = if name.starts_with("plus") {
                     days.saturating_add(delta)
                 } else {
                     days.saturating_sub(delta)
-                })
+                };
+                Val::LocalDate(moved.clamp(-MAX_EPOCH_DAYS, MAX_EPOCH_DAYS))
             })
         }
         (Val::LocalDate(days), "getYear", 0) => Ok(Val::Int(civil_from_days(*days).0 as i32)),
@@ -574,7 +577,7 @@ pub fn call_temporal_method<'a>(
 fn temporal_millis(value: &Val<'_>) -> Result<i64> {
     match value {
         Val::Date(ms) | Val::Instant(ms) | Val::LocalDateTime(ms) => Ok(*ms),
-        Val::LocalDate(days) => Ok(days * MILLIS_PER_DAY),
+        Val::LocalDate(days) => Ok(days.saturating_mul(MILLIS_PER_DAY)),
         Val::Int(v) => Ok(*v as i64),
         Val::Long(v) => Ok(*v),
         other => Err(ExpressionError::new(
@@ -620,6 +623,10 @@ pub fn temporal_to_string(value: &Val<'_>) -> Option<String> {
 }
 
 pub const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// Days from 1970 to Java's largest `LocalDate` year (+999,999,999), which keeps the civil
+/// date arithmetic far from overflow.
+const MAX_EPOCH_DAYS: i64 = 365_241_780_471;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -841,6 +848,12 @@ fn java_format(pattern: &str, args: &[Val<'_>]) -> Result<String> {
                 chars.next();
             }
             precision = digits.parse().ok();
+            if precision.is_some_and(|p| p > 100) {
+                return Err(ExpressionError::new(
+                    ErrorKind::IllegalArgument,
+                    "Format precision above 100 is not supported",
+                ));
+            }
         }
         let conversion = chars.next().ok_or_else(|| {
             ExpressionError::new(

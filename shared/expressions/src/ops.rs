@@ -84,7 +84,7 @@ pub fn convert_to_string(value: &Val<'_>) -> String {
     match value.list_items() {
         Some(items) => items
             .iter()
-            .map(convert_to_string)
+            .map(to_java_string)
             .collect::<Vec<_>>()
             .join(","),
         None => to_java_string(value),

@@ -140,3 +140,18 @@ fn deeply_nested_json_is_walked_up_to_the_limit() {
     }
     assert_eq!(inner, &json!("prod"));
 }
+
+#[test]
+fn yaml_alias_bombs_are_refused() {
+    // "Billion laughs": nine levels of nine aliases would expand to 387 million strings.
+    let mut yaml = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..9 {
+        let previous = format!("*a{}", level - 1);
+        yaml.push_str(&format!(
+            "a{level}: &a{level} [{}]\n",
+            vec![previous; 9].join(", ")
+        ));
+    }
+    let input = format!("${{#readYaml('{yaml}')}}");
+    assert_refused("YAML alias bomb", &input, "repetition limit");
+}
