@@ -15,15 +15,22 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::emulator::{Emulator, project_root};
+pub use crate::pollers::Delivery;
 use crate::pollers::{self, BatchHandler};
 use crate::template::{Deployment, FunctionSpec, Template, deploy};
+pub use gennaker_orchestrator::FaultHook;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalOptions {
     /// API port on 127.0.0.1; 0 picks a free one.
     pub api_port: u16,
     /// Prefix of every resource name in the emulator.
     pub stack_name: String,
+    /// How the SQS pollers deliver (duplicates, fast retries) — test knobs.
+    pub delivery: Delivery,
+    /// Fault injection for tests: when it answers true for an effect, the orchestrator
+    /// fails right before performing it, after persisting the new state.
+    pub orchestrator_fault: Option<FaultHook>,
 }
 
 impl Default for LocalOptions {
@@ -31,6 +38,8 @@ impl Default for LocalOptions {
         Self {
             api_port: 8084,
             stack_name: "gennaker".to_string(),
+            delivery: Delivery::default(),
+            orchestrator_fault: None,
         }
     }
 }
@@ -79,12 +88,13 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             api_address = Some(address);
             tasks.push(task);
         }
-        let handler = batch_handler(&sdk, function, &env)?;
+        let handler = batch_handler(&sdk, function, &env, &options)?;
         tasks.extend(spawn_pollers(
             &sdk,
             &deployment,
             function,
             handler,
+            options.delivery,
             &shutdown_signal,
         )?);
     }
@@ -130,16 +140,24 @@ fn batch_handler(
     sdk: &SdkConfig,
     function: &FunctionSpec,
     env: &FunctionEnv,
+    options: &LocalOptions,
 ) -> anyhow::Result<Option<BatchHandler>> {
     if function.sqs_event_sources.is_empty() {
         return Ok(None);
     }
     let handler: BatchHandler = match function.logical_id.as_str() {
         "OrchestratorFunction" => {
-            let orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
+            let orchestrator = orchestrator(sdk, env, options)?;
             Arc::new(move |event| {
                 let orchestrator = orchestrator.clone();
                 Box::pin(async move { orchestrator.handle_batch(event).await })
+            })
+        }
+        "OrchestrationDeadLetterFunction" => {
+            let orchestrator = orchestrator(sdk, env, options)?;
+            Arc::new(move |event| {
+                let orchestrator = orchestrator.clone();
+                Box::pin(async move { orchestrator.handle_dead_letters(event).await })
             })
         }
         "ManualJudgmentFunction" => {
@@ -154,11 +172,24 @@ fn batch_handler(
     Ok(Some(handler))
 }
 
+fn orchestrator(
+    sdk: &SdkConfig,
+    env: &FunctionEnv,
+    options: &LocalOptions,
+) -> anyhow::Result<Orchestrator> {
+    let orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
+    Ok(match &options.orchestrator_fault {
+        Some(hook) => orchestrator.with_fault_injection(hook.clone()),
+        None => orchestrator,
+    })
+}
+
 fn spawn_pollers(
     sdk: &SdkConfig,
     deployment: &Deployment,
     function: &FunctionSpec,
     handler: Option<BatchHandler>,
+    delivery: Delivery,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let Some(handler) = handler else {
@@ -188,6 +219,7 @@ fn spawn_pollers(
                 source.clone(),
                 arn,
                 handler.clone(),
+                delivery,
                 shutdown.clone(),
             )))
         })

@@ -5,4 +5,4 @@ pub mod host;
 mod pollers;
 pub mod template;
 
-pub use host::{LocalOptions, Running, start};
+pub use host::{Delivery, FaultHook, LocalOptions, Running, start};

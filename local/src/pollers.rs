@@ -17,6 +17,17 @@ use crate::template::SqsEventSource;
 pub type BatchHandler =
     Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
 
+/// How a poller delivers, beyond what Lambda does by default; the knobs exist so tests can
+/// prove handlers safe under SQS's at-least-once delivery.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delivery {
+    /// Hand every batch to the handler twice (SQS may deliver a message more than once).
+    pub duplicate: bool,
+    /// Make failed messages visible again after this long instead of the queue's
+    /// visibility timeout (Lambda waits for the timeout; tests need not).
+    pub retry_failed_after: Option<Duration>,
+}
+
 /// Long-poll wait; short enough that shutdown is prompt.
 const LONG_POLL_SECONDS: i32 = 1;
 const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
@@ -26,6 +37,7 @@ pub async fn run(
     source: SqsEventSource,
     queue_arn: String,
     handler: BatchHandler,
+    delivery: Delivery,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -35,7 +47,7 @@ pub async fn run(
         };
         match received {
             Ok(messages) if messages.is_empty() => {}
-            Ok(messages) => deliver(&sqs, &source, &queue_arn, &handler, messages).await,
+            Ok(messages) => deliver(&sqs, &source, &queue_arn, &handler, delivery, messages).await,
             Err(error) => {
                 if *shutdown.borrow() {
                     return;
@@ -67,6 +79,7 @@ async fn deliver(
     source: &SqsEventSource,
     queue_arn: &str,
     handler: &BatchHandler,
+    delivery: Delivery,
     messages: Vec<Message>,
 ) {
     let records: Vec<SqsMessage> = messages
@@ -75,12 +88,21 @@ async fn deliver(
         .collect();
     let mut event = SqsEvent::default();
     event.records = records;
-    let response = handler(event).await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let mut failures = Vec::new();
+    let deliveries = if delivery.duplicate { 2 } else { 1 };
+    for _ in 0..deliveries {
+        let response = handler(event.clone()).await;
+        failures.extend(
+            response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier),
+        );
+    }
+    let failed: Vec<&str> = failures.iter().map(String::as_str).collect();
+    if let Some(delay) = delivery.retry_failed_after {
+        retry_soon(sqs, source, &messages, &failed, delay).await;
+    }
     let done: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
         .filter(|message| !failed.contains(&message.message_id().unwrap_or_default()))
@@ -105,6 +127,30 @@ async fn deliver(
     if let Err(error) = deleted {
         // Undeleted messages come back after the visibility timeout; handlers are idempotent.
         tracing::warn!(queue = %source.queue_logical_id, error = ?error, "deleting processed messages failed");
+    }
+}
+
+async fn retry_soon(
+    sqs: &aws_sdk_sqs::Client,
+    source: &SqsEventSource,
+    messages: &[Message],
+    failed: &[&str],
+    delay: Duration,
+) {
+    for message in messages
+        .iter()
+        .filter(|m| failed.contains(&m.message_id().unwrap_or_default()))
+    {
+        let changed = sqs
+            .change_message_visibility()
+            .queue_url(&source.queue_url)
+            .receipt_handle(message.receipt_handle().unwrap_or_default())
+            .visibility_timeout(delay.as_secs() as i32)
+            .send()
+            .await;
+        if let Err(error) = changed {
+            tracing::warn!(error = ?error, "could not shorten a failed message's visibility");
+        }
     }
 }
 

@@ -1265,10 +1265,7 @@ mod tests {
             Path::new("."),
         )
         .unwrap_err();
-        assert!(
-            error.to_string().contains("AWS::SNS::Topic"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("AWS::SNS::Topic"), "{error}");
     }
 
     #[test]

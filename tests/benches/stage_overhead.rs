@@ -25,6 +25,7 @@ async fn main() {
     let running = start(LocalOptions {
         api_port: 0,
         stack_name: "bench".to_string(),
+        ..LocalOptions::default()
     })
     .await
     .expect("local mode");

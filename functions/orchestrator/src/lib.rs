@@ -9,6 +9,7 @@
 
 mod child_pipeline;
 mod concurrency;
+mod dead_letters;
 pub mod messages;
 mod stage_input;
 
@@ -24,8 +25,14 @@ use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::json;
+use tracing::Instrument;
 
+pub use gennaker_engine::Effect as EngineEffect;
 pub use messages::{OrchestrationMessage, StageResult};
+
+/// A test hook: answering true for an effect makes the orchestrator fail right before
+/// performing it (after persisting), as a crash there would.
+pub type FaultHook = std::sync::Arc<dyn Fn(&Effect) -> bool + Send + Sync>;
 
 /// How often a lost optimistic-locking race is retried from a fresh read before the message
 /// is handed back to the queue.
@@ -43,6 +50,8 @@ pub enum OrchestratorError {
     Events(#[from] gennaker_runtime::event_bus::PublishError),
     #[error("{0}")]
     BadMessage(String),
+    #[error("injected fault before {0}")]
+    InjectedFault(String),
     #[error("execution {0} does not exist")]
     UnknownExecution(String),
     #[error("execution {0} kept changing under us; giving the message back to the queue")]
@@ -87,6 +96,7 @@ pub struct Orchestrator {
     queue: OrchestrationQueue,
     events: EventBus,
     execution_ttl_seconds: i64,
+    fault: Option<FaultHook>,
 }
 
 impl Orchestrator {
@@ -108,7 +118,14 @@ impl Orchestrator {
             ),
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
             execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
+            fault: None,
         }
+    }
+
+    /// Local mode's fault injection (tests only): see [`FaultHook`].
+    pub fn with_fault_injection(mut self, hook: FaultHook) -> Self {
+        self.fault = Some(hook);
+        self
     }
 
     /// Lambda entry point: one FIFO batch, partial failures reported.
@@ -124,16 +141,24 @@ impl Orchestrator {
     pub async fn handle(&self, message: OrchestrationMessage) -> Result<(), OrchestratorError> {
         let execution_id = message.execution_id().to_string();
         let span = tracing::info_span!("orchestrate", execution_id = %execution_id);
-        let _entered = span.enter();
+        self.handle_with_retries(&message).instrument(span).await
+    }
+
+    async fn handle_with_retries(
+        &self,
+        message: &OrchestrationMessage,
+    ) -> Result<(), OrchestratorError> {
         for _ in 0..MAX_CONFLICT_RETRIES {
-            match self.apply_once(&message).await {
+            match self.apply_once(message).await {
                 Err(OrchestratorError::Store(StoreError::Conflict(reason))) => {
                     tracing::debug!(%reason, "lost a write race; retrying from a fresh read");
                 }
                 other => return other,
             }
         }
-        Err(OrchestratorError::Contended(execution_id))
+        Err(OrchestratorError::Contended(
+            message.execution_id().to_string(),
+        ))
     }
 
     async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
@@ -194,6 +219,9 @@ impl Orchestrator {
         effects: Vec<Effect>,
     ) -> Result<(), OrchestratorError> {
         for effect in effects {
+            if self.fault.as_ref().is_some_and(|hook| hook(&effect)) {
+                return Err(OrchestratorError::InjectedFault(format!("{effect:?}")));
+            }
             match effect {
                 Effect::StartStage { stage_id, attempt } => {
                     self.start_stage(execution, &stage_id, attempt).await?
@@ -214,7 +242,10 @@ impl Orchestrator {
                 Effect::ReopenExecution { stage_id, attempt } => {
                     // A new pipeline machine run, named after the restart so it is unique; it
                     // hands over a fresh task token with a StartExecution message.
-                    let name = format!("{}-{stage_id}-{attempt}", execution.id);
+                    // Not the stage machine's own name: both machines send to the orchestration FIFO
+                    // queue with their execution name as deduplication id, and a shared name
+                    // would make the queue drop the stage's report.
+                    let name = format!("{}-{stage_id}-{attempt}-reopen", execution.id);
                     let input = json!({ "executionId": execution.id, "application": execution.application });
                     self.step_functions
                         .start_execution(&self.pipeline_state_machine_arn, &name, &input)

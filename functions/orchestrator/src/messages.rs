@@ -35,6 +35,14 @@ pub enum OrchestrationMessage {
         attempt: u32,
         task_token: String,
     },
+    /// From the dead-letter handler: a message about this execution could not be processed.
+    #[serde(rename_all = "camelCase")]
+    Abort {
+        execution_id: String,
+        reason: String,
+        #[serde(default)]
+        stage_id: Option<String>,
+    },
     /// From the API: cancel the execution.
     #[serde(rename_all = "camelCase")]
     CancelExecution {
@@ -68,7 +76,8 @@ impl OrchestrationMessage {
             | Self::PauseExecution { execution_id, .. }
             | Self::ResumeExecution { execution_id, .. }
             | Self::RestartStage { execution_id, .. }
-            | Self::StartChildPipeline { execution_id, .. } => execution_id,
+            | Self::StartChildPipeline { execution_id, .. }
+            | Self::Abort { execution_id, .. } => execution_id,
         }
     }
 
@@ -77,6 +86,13 @@ impl OrchestrationMessage {
     pub fn engine_event(&self, now: i64) -> Option<Event> {
         Some(match self {
             Self::StartChildPipeline { .. } => return None,
+            Self::Abort {
+                reason, stage_id, ..
+            } => Event::Abort {
+                reason: reason.clone(),
+                stage_id: stage_id.clone(),
+                now,
+            },
             Self::StartExecution { .. } | Self::WakeUp { .. } => Event::Start { now },
             Self::StageFinished {
                 stage_id,

@@ -54,6 +54,14 @@ pub enum Event {
         user: String,
         now: i64,
     },
+    /// The platform gave up on a message about this execution (it reached the dead-letter
+    /// queue): the execution ends TERMINAL with `reason` as the readable exception of the
+    /// stage it concerned (or of every running stage).
+    Abort {
+        reason: String,
+        stage_id: Option<String>,
+        now: i64,
+    },
 }
 
 /// Something the orchestrator must do after persisting the new execution state.
@@ -111,6 +119,17 @@ pub fn apply_with(
         Event::Resume { user, now } => {
             lifecycle::resume(&mut execution, user, conditions, *now, effects_out)
         }
+        Event::Abort {
+            reason,
+            stage_id,
+            now,
+        } => lifecycle::abort(
+            &mut execution,
+            reason,
+            stage_id.as_deref(),
+            *now,
+            effects_out,
+        ),
         Event::RestartStage {
             stage_id,
             user,

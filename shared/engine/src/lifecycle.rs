@@ -36,6 +36,39 @@ pub(crate) fn cancel(
     completion::complete_execution(execution, status, now, effects);
 }
 
+/// Ends an unfinished execution TERMINAL because the platform could not process one of its
+/// messages; the reason becomes the `context.exception` of the stage concerned (or of every
+/// running stage) and of the execution.
+pub(crate) fn abort(
+    execution: &mut Execution,
+    reason: &str,
+    stage_id: Option<&str>,
+    now: i64,
+    effects: &mut Vec<Effect>,
+) {
+    if execution.status.is_complete() {
+        return;
+    }
+    let exception = json!({ "details": { "error": reason, "errors": [reason] } });
+    for stage in execution.stages.iter_mut() {
+        let concerned = match stage_id {
+            Some(id) => stage.id == id,
+            None => matches!(
+                stage.status,
+                ExecutionStatus::Running | ExecutionStatus::Paused
+            ),
+        };
+        if concerned {
+            stage.context.insert("exception".into(), exception.clone());
+            if !stage.status.is_complete() {
+                stages::end_stage(stage, ExecutionStatus::Terminal, now);
+            }
+        }
+    }
+    execution.extra.insert("exception".into(), exception);
+    completion::complete_execution(execution, ExecutionStatus::Terminal, now, effects);
+}
+
 /// Pauses a RUNNING execution; anything else is left alone (Orca only logs that case).
 pub(crate) fn pause(execution: &mut Execution, user: &str, now: i64) {
     if execution.status != ExecutionStatus::Running {

@@ -413,3 +413,40 @@ fn a_timed_out_stage_succeeds_only_with_mark_successful_on_timeout() {
     let (execution, _) = apply(execution, &timed_out("2"));
     assert_eq!(status_of(&execution, "2"), Terminal);
 }
+
+#[test]
+fn an_abort_ends_the_execution_terminal_with_a_readable_exception() {
+    let execution = started(vec![stage("1", &[], json!({})), stage("2", &[], json!({}))]);
+    let abort = Event::Abort {
+        reason: "poison message".into(),
+        stage_id: Some(stage_id("1")),
+        now: 30,
+    };
+    let (execution, effects) = apply(execution, &abort);
+    assert_eq!(execution.status, Terminal);
+    assert_eq!(
+        (status_of(&execution, "1"), status_of(&execution, "2")),
+        (Terminal, Canceled)
+    );
+    assert_eq!(
+        execution.stage_by_ref_id("1").unwrap().context["exception"]["details"]["error"],
+        "poison message"
+    );
+    assert_eq!(
+        execution.extra["exception"]["details"]["error"],
+        "poison message"
+    );
+    assert_eq!(
+        effects,
+        vec![
+            cancel("2", 1),
+            Effect::CompleteExecution { status: Terminal }
+        ]
+    );
+    let (again, effects) = apply(execution.clone(), &abort);
+    assert_eq!(
+        (again, effects),
+        (execution, vec![]),
+        "a finished execution is left alone"
+    );
+}

@@ -5,8 +5,9 @@ use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
-/// Processes a FIFO batch in order. The first failure stops the batch: that message and every
-/// later one are reported failed, so a message group never skips ahead of a failed message.
+/// Processes a FIFO batch in order. A failure fails that message and every later message of
+/// the same message group, so a group never skips ahead of a failed message; messages of
+/// other groups are processed as usual (and not retried for nothing).
 pub async fn process_in_order<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
 where
     F: FnMut(SqsMessage) -> Fut,
@@ -14,16 +15,17 @@ where
     E: std::fmt::Display,
 {
     let mut failures = Vec::new();
-    let mut failed = false;
+    let mut failed_groups: Vec<Option<String>> = Vec::new();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        if failed {
+        let group = message.attributes.get("MessageGroupId").cloned();
+        if failed_groups.contains(&group) {
             failures.push(id);
             continue;
         }
         if let Err(error) = handle(message).await {
-            tracing::warn!(message_id = %id, %error, "message failed; it and the rest of the batch will be retried");
-            failed = true;
+            tracing::warn!(message_id = %id, %error, "message failed; it and the later messages of its group will be retried");
+            failed_groups.push(group);
             failures.push(id);
         }
     }
@@ -71,6 +73,7 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(message: &SqsMessage) -> Resul
 mod tests {
     use super::*;
 
+    /// Messages `id` in group `id`'s first letter.
     fn event(ids: &[&str]) -> SqsEvent {
         let mut event = SqsEvent::default();
         event.records = ids
@@ -78,6 +81,9 @@ mod tests {
             .map(|id| {
                 let mut message = SqsMessage::default();
                 message.message_id = Some(id.to_string());
+                message
+                    .attributes
+                    .insert("MessageGroupId".into(), id[..1].to_string());
                 message
             })
             .collect();
@@ -93,16 +99,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_order_stops_at_the_first_failure() {
+    async fn in_order_holds_back_the_rest_of_a_failed_group_only() {
         let mut seen = Vec::new();
-        let response = process_in_order(event(&["a", "b", "c"]), |message| {
+        let response = process_in_order(event(&["a1", "b1", "a2", "b2", "c1"]), |message| {
             let id = message.message_id.unwrap();
             seen.push(id.clone());
-            async move { if id == "b" { Err("boom") } else { Ok(()) } }
+            async move { if id == "a1" { Err("boom") } else { Ok(()) } }
         })
         .await;
-        assert_eq!(seen, vec!["a", "b"]);
-        assert_eq!(failed(&response), vec!["b", "c"]);
+        assert_eq!(seen, vec!["a1", "b1", "b2", "c1"]);
+        assert_eq!(failed(&response), vec!["a1", "a2"]);
     }
 
     #[tokio::test]

@@ -18,6 +18,12 @@ pub struct TestApp {
 impl TestApp {
     /// Starts local mode on a free port with a stack name unique to this test.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(LocalOptions::default()).await
+    }
+
+    /// Starts local mode with these options (delivery and fault knobs), on a free port and
+    /// a stack name unique to this test.
+    pub async fn spawn_with(options: LocalOptions) -> TestApp {
         if std::env::var_os("GENNAKER_TEST_LOG").is_some() {
             gennaker_runtime::logging::init(false);
         }
@@ -25,6 +31,7 @@ impl TestApp {
         let running = gennaker_local::start(LocalOptions {
             api_port: 0,
             stack_name,
+            ..options
         })
         .await
         .expect("local mode starts");
@@ -111,11 +118,20 @@ impl TestApp {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        eventually(what, Duration::from_secs(60), || async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
             let (status, execution) = self.get(&format!("/pipelines/{id}")).await;
-            (status == 200 && done(&execution)).then_some(execution)
-        })
-        .await
+            if status == 200 && done(&execution) {
+                return execution;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last seen ({status}): {}",
+                    summary(&execution)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn stop(self) {
@@ -175,4 +191,29 @@ pub fn millis(value: &Value) -> i64 {
     value
         .as_i64()
         .unwrap_or_else(|| panic!("expected epoch millis, got {value}"))
+}
+
+/// Status, name and stage statuses of an execution, for failure messages.
+fn summary(execution: &Value) -> String {
+    let stages: Vec<String> = execution["stages"]
+        .as_array()
+        .map(|stages| {
+            stages
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}:{}#{}",
+                        s["refId"], s["type"], s["status"], s["attempt"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {} {} [{}]",
+        execution["name"],
+        execution["id"],
+        execution["status"],
+        stages.join(", ")
+    )
 }
