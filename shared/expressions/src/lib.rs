@@ -50,6 +50,20 @@
 //! `#fromUrl` and friends (checked by a [`UrlPolicy`] first), a [`PipelineIdLookup`] for
 //! `#pipelineId`, and a clock.
 //!
+//! # Where Orca evaluates (and how to do the same)
+//!
+//! | moment | context | call |
+//! |---|---|---|
+//! | trigger time (v3 whole config, v4 all but `stages`) | [`EvaluationContext::for_trigger`]`(&trigger)` | [`evaluate_pipeline_at_trigger`] |
+//! | stage start, `stageEnabled` | [`EvaluationContext::for_stage`]`(&execution, &stage_id)` | [`stage_enabled`]: `Skip` ⇒ SKIPPED (downstream still runs) |
+//! | stage start, context (top-level stages; synthetic ones inherit) | same | [`evaluate_value`] on `stage.context`, then [`ExpressionSummary::apply_to_context`] and persist |
+//! | stage completion | — | [`should_fail_on_failed_expressions`] ⇒ TERMINAL; [`include_summary_in_exception`] |
+//! | `checkPreconditions` expression | stage | [`evaluate_condition`]: anything but `Ok(true)` fails the precondition |
+//! | manual judgment instructions, pipeline-stage parameters | stage | [`evaluate_value`] |
+//! | notifications (pipeline level) | [`EvaluationContext::for_execution`] | [`evaluate_value`] |
+//! | `GET /pipelines/{id}/evaluateExpression` / `…/{stageId}/evaluateExpression` | execution / stage | [`evaluate_expression`] |
+//! | `GET /capabilities/expressions` | — | [`capabilities`] |
+//!
 //! # Language
 //!
 //! Literals (`'it''s'`, `"x"`, `42`, `42L`, `1.5`, `1.5f`, `0x1F`, `true`, `null`, `{1,2}`,
@@ -72,19 +86,29 @@
 //!
 //! # Bounds
 //!
-//! Each bound fails fast with an error that the summary records (see [`limits`]):
+//! Each bound fails fast with an error that the summary records (constants in [`limits`];
+//! `tests/limits.rs` pins each one and prints its timing). Times measured on the 2-core build
+//! machine, release build, including building the context and the summary:
 //!
-//! | input | limit | behaviour (measured on the 2-core build machine, release build) |
+//! | input | limit | measured |
 //! |---|---|---|
-//! | template string length | 10,000 characters ([`limits::MAX_EXPRESSION_LENGTH`]) | refused before parsing; a 1 MB string is refused in ~0.1 ms |
-//! | nesting depth | 100 levels ([`limits::MAX_NESTING_DEPTH`]) | parse error; 10,000 nested `(` fail in ~0.1 ms |
-//! | long operator chains | no depth cost (flat) | `1+1+…` with 3,000 terms evaluates in ~0.2 ms |
-//! | regex pattern length | 1,000 characters ([`limits::MAX_REGEX_LENGTH`]) | error |
-//! | regex time | linear (`regex` crate) | `'aaaa…(10,000)…!' matches '(a+)+b'` in ~1 ms (exponential in Java) |
-//! | evaluation steps | 1,000,000 ([`limits::MAX_EVALUATION_STEPS`]) | nested projections over large lists stop after ~30 ms |
-//! | built strings | 1 MiB ([`limits::MAX_STRING_LENGTH`]) | `'x' * 100000000` fails at once |
-//! | URL response | 1 MiB ([`limits::MAX_URL_RESPONSE_BYTES`]), 30 s timeout | error |
-//! | JSON depth walked | 128 ([`limits::MAX_VALUE_DEPTH`]) | deeper values are returned unevaluated |
+//! | template string length | 10,000 characters ([`limits::MAX_EXPRESSION_LENGTH`]) | a 1 MB template is refused in 2 ms; strings without `${` pass through untouched |
+//! | nesting depth | 100 levels ([`limits::MAX_NESTING_DEPTH`]) | 4,900 nested `(` refused in 0.5 ms; 9,000 `!` in 0.15 ms |
+//! | long operator chains | none needed (kept flat) | a 3,000-term sum evaluates in 0.45 ms |
+//! | interpolated parts | bounded by the length limit | 2,000 `${1}` parts in 0.55 ms |
+//! | regex pattern length | 1,000 characters ([`limits::MAX_REGEX_LENGTH`]) | refused in 10 µs |
+//! | regex compiled size | 1 MiB ([`limits::MAX_REGEX_COMPILED_SIZE`]) | `a{1000}{1000}{1000}` refused in 1.4 ms |
+//! | regex matching time | linear (`regex` crate) | `(a+)+b` against 9,000 `a`s: 0.11 ms (exponential in Java) |
+//! | evaluation steps | 1,000,000 ([`limits::MAX_EVALUATION_STEPS`]) | 100×100×100 nested projections stop after 54 ms |
+//! | built strings | 1 MiB ([`limits::MAX_STRING_LENGTH`]) | `'x' * 100000000` refused in 13 µs |
+//! | YAML aliases | serde_yaml's repetition limit | a "billion laughs" document is refused in 66 ms |
+//! | JSON parsed by `#readJson` | serde_json's depth limit (128) | error |
+//! | JSON depth walked by [`evaluate_value`] | 128 ([`limits::MAX_VALUE_DEPTH`]) | a 2,000-deep value comes back unevaluated below level 128, in 0.2 ms |
+//! | URL response | 1 MiB ([`limits::MAX_URL_RESPONSE_BYTES`]), 30 s timeout ([`UrlPolicy`]) | error |
+//!
+//! Typical cost (criterion, `cargo bench -p gennaker-expressions`): a stage context of 20
+//! fields with 10 expressions evaluates in about 31 µs; a single `${parameters.env}` in
+//! 1.4 µs; a `stageEnabled` condition in 5 µs.
 //!
 //! # Differences from Spinnaker
 //!
@@ -101,6 +125,24 @@
 //! * `#fetchReference`, `#manifestLabelValue`, `#applicationMetadata`, `#cfServiceKey`,
 //!   `#canaryConfigNameToId` and `#doNotEval` are not provided.
 //! * Safe navigation applies per step, as in Spring 5 (`a?.b.c` fails when `a` is null).
+//! * The sandbox refuses what Spring would evaluate but a pipeline has no business doing:
+//!   assignment (`a = 1`), `++`/`--` and array construction (`new int[3]`) are parse errors.
+//! * The 10,000-character limit applies to the whole template string (Spring applies it to
+//!   each `${…}` part).
+//! * `split()` returns a list: `.length` works as on Java's array, and so do list methods.
+//! * `exceptionType` names the Java exception Orca would record (e.g.
+//!   `org.springframework.expression.spel.SpelEvaluationException`,
+//!   `java.lang.NumberFormatException`); descriptions carry Spring-like messages (with the
+//!   `EL…` codes where Spring has one) but are not byte-for-byte Spring's.
+//!
+//! # HTTP
+//!
+//! The crate has no HTTP client by default. Turn on the `std-fetcher` feature for
+//! `StdHttpFetcher`, a blocking `std::net` HTTP/1.1 client (plain `http://` only, one
+//! deadline, size limit, no redirects, connects only to the vetted addresses), or implement
+//! [`UrlFetcher`] (e.g. with TLS) and lend it with [`EvaluationContext::with_url_fetcher`].
+//! Evaluation is synchronous: from async code, call it where blocking is acceptable (e.g.
+//! `tokio::task::spawn_blocking`) when a fetcher is configured.
 
 pub mod limits;
 
