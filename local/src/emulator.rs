@@ -97,6 +97,11 @@ impl Emulator {
         &self.endpoint
     }
 
+    /// The emulator's process id (for measuring its memory).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     async fn wait_until_ready(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         let client = reqwest::Client::new();

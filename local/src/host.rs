@@ -63,6 +63,10 @@ impl Running {
         self.emulator.endpoint()
     }
 
+    pub fn emulator_pid(&self) -> Option<u32> {
+        self.emulator.pid()
+    }
+
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks {

@@ -10,6 +10,7 @@
 mod child_pipeline;
 mod concurrency;
 mod dead_letters;
+mod expressions;
 pub mod messages;
 mod stage_input;
 
@@ -197,7 +198,11 @@ impl Orchestrator {
             tracing::info!("waiting for a free slot of its pipeline's concurrency limit");
             return Ok(());
         }
-        let (next, effects) = gennaker_engine::apply(stored.execution.clone(), &event);
+        let (next, effects) = gennaker_engine::apply_with(
+            stored.execution.clone(),
+            &event,
+            &expressions::ExpressionConditions,
+        );
         let effects = if next == stored.execution {
             // Already applied (a redelivery): re-issue what the stored state implies.
             gennaker_engine::pending_effects(&next)

@@ -5,7 +5,7 @@
 //! orchestrator supplies an evaluator that can resolve `${…}`.
 
 use gennaker_model::{Execution, StageExecution};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Decides whether a stage's `stageEnabled` expression allows it to run.
 pub trait StageConditions {
@@ -13,6 +13,17 @@ pub trait StageConditions {
     /// the stage only when it evaluates to "true"; anything else, including an expression
     /// that cannot be evaluated, skips it.
     fn is_enabled(&self, expression: &str, execution: &Execution, stage: &StageExecution) -> bool;
+
+    /// The context the stage runs with. Spinnaker evaluates a stage's `${…}` expressions when
+    /// the stage starts (and records failures in `expressionEvaluationSummary`); `None` keeps
+    /// the context as it is.
+    fn prepare_context(
+        &self,
+        _execution: &Execution,
+        _stage: &StageExecution,
+    ) -> Option<Map<String, Value>> {
+        None
+    }
 }
 
 /// Without an expression evaluator: only the literals `true` and `false` are understood;

@@ -41,11 +41,25 @@ pub(crate) fn start_ready_stages(
             let skip = execution
                 .stage(&stage_id)
                 .and_then(|stage| skip_reason(conditions, execution, stage, now));
+            let prepared = match skip {
+                Some(_) => None,
+                None => execution
+                    .stage(&stage_id)
+                    .and_then(|stage| conditions.prepare_context(execution, stage)),
+            };
             let Some(stage) = execution.stage_mut(&stage_id) else {
                 continue;
             };
             if skip.is_some() {
                 skip_stage(stage, now);
+                skipped_any = true;
+                continue;
+            }
+            if let Some(context) = prepared {
+                stage.context = context;
+            }
+            if fails_on_failed_expressions(&stage.context) {
+                fail_before_running(stage, now);
                 skipped_any = true;
             } else {
                 effects.push(start_stage(stage, now));
@@ -56,6 +70,37 @@ pub(crate) fn start_ready_stages(
         }
     }
 }
+
+/// `failOnFailedExpressions` with a failed expression in the stage's context (§6.5).
+fn fails_on_failed_expressions(context: &Map<String, Value>) -> bool {
+    let failed =
+        matches!(context.get(SUMMARY_KEY), Some(Value::Object(summary)) if !summary.is_empty());
+    failed && bool_field(context, "failOnFailedExpressions") == Some(true)
+}
+
+/// Ends the stage without running it: its expressions failed and it asked to fail then. The
+/// summary's descriptions become its exception, as Orca reports them.
+fn fail_before_running(stage: &mut StageExecution, now: i64) {
+    let errors: Vec<Value> = match stage.context.get(SUMMARY_KEY) {
+        Some(Value::Object(summary)) => summary
+            .values()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|entry| entry.get("description").cloned())
+            .collect(),
+        _ => vec![],
+    };
+    stage.context.insert(
+        "exception".into(),
+        serde_json::json!({"details": {"error": "Failed to evaluate expressions (failOnFailedExpressions)", "errors": errors}}),
+    );
+    stage.start_time = Some(now);
+    let status = failure_status(ExecutionStatus::Terminal, &stage.context);
+    end_stage(stage, status, now);
+}
+
+/// Where Spinnaker records failed expressions of a stage.
+const SUMMARY_KEY: &str = "expressionEvaluationSummary";
 
 /// SKIPPED without running (§3.8): it starts and ends at once and lets downstream run.
 fn skip_stage(stage: &mut StageExecution, now: i64) {
