@@ -110,3 +110,70 @@ async fn fail_on_failed_expressions_fails_the_stage_with_the_summary() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn expressions_can_be_tried_against_an_execution_and_capabilities_are_listed() {
+    let app = TestApp::spawn().await;
+    let stages =
+        json!([{"refId": "1", "type": "wait", "name": "Bake", "waitTime": 0, "x": "ami-9"}]);
+    let (status, _) = app.post("/pipelines", &pipeline("probe", stages)).await;
+    assert_eq!(status, 200);
+    let execution = app.run_to_end("probe", json!({"env": "prod"})).await;
+    let id = execution["id"].as_str().unwrap();
+    let stage_id = stage(&execution, "1")["id"].as_str().unwrap();
+
+    let (status, body) = app
+        .get(&format!(
+            "/pipelines/{id}/evaluateExpression?expression=%24%7Btrigger.parameters.env%7D"
+        ))
+        .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!("prod")),
+        "{body}"
+    );
+    let (status, body) = app
+        .post_raw(
+            &format!("/pipelines/{id}/evaluateExpression"),
+            "${#stage('Bake')['context']['x']}",
+        )
+        .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!("ami-9")),
+        "{body}"
+    );
+    let (status, body) = app
+        .get(&format!(
+            "/pipelines/{id}/{stage_id}/evaluateExpression?expression=%24%7Bx%7D"
+        ))
+        .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!("ami-9")),
+        "a stage sees its own context: {body}"
+    );
+    let (status, body) = app
+        .get(&format!(
+            "/pipelines/{id}/evaluateExpression?expression=%24%7Bnope.nothing%7D"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["result"], "${nope.nothing}",
+        "a failed expression comes back as written"
+    );
+    assert!(body["detail"].is_object(), "{body}");
+    let (status, _) = app
+        .get(&format!("/pipelines/{id}/evaluateExpression"))
+        .await;
+    assert_eq!(status, 400, "the expression is required");
+
+    let (status, body) = app.get("/capabilities/expressions").await;
+    assert_eq!(status, 200);
+    assert!(
+        body["functions"].as_array().is_some_and(|f| !f.is_empty()),
+        "{body}"
+    );
+    app.stop().await;
+}

@@ -132,6 +132,19 @@ pub fn router(state: AppState) -> Router {
             put(lifecycle::restart_stage),
         )
         .route("/executions", get(lifecycle::list_executions))
+        .route(
+            "/capabilities/expressions",
+            get(routes::expressions::expression_capabilities),
+        )
+        .route(
+            "/pipelines/{id}/evaluateExpression",
+            get(routes::expressions::evaluate_for_execution)
+                .post(routes::expressions::evaluate_posted),
+        )
+        .route(
+            "/pipelines/{id}/{stage_id}/evaluateExpression",
+            get(routes::expressions::evaluate_for_stage),
+        )
         .fallback(error::not_found_route)
         .layer(axum::middleware::from_fn(error::fill_error_path))
         .with_state(state)

@@ -2,6 +2,7 @@ pub mod applications;
 pub mod credentials;
 pub mod execution_reads;
 pub mod executions;
+pub mod expressions;
 pub mod gate_tasks;
 pub mod launches;
 pub mod lifecycle;

@@ -197,12 +197,57 @@ const BULK: &[Param] = &[q(
 const TASK_IDS: &[Param] = &[q("ids", string, "Comma-separated task ids")];
 const SERVICE_ACCOUNTS: &[Param] = &[q("application", string, "Accepted for Gate compatibility")];
 const NONE: &[Param] = &[];
+const EXPRESSION: &[Param] = &[q(
+    "expression",
+    string,
+    "The expression, e.g. ${trigger.parameters.env}",
+)];
 
 use Answer::{Empty, Json as J};
 use Body::{None as NoBody, OptionalObject, Required};
 
 /// Every route of the router, by method.
 static OPERATIONS: &[Operation] = &[
+    op(
+        "get",
+        "/capabilities/expressions",
+        "getExpressionCapabilitiesUsingGET",
+        "expressions",
+        "Functions and evaluators of the pipeline expression language",
+        NONE,
+        NoBody,
+        J(200, "AnyObject"),
+    ),
+    op(
+        "get",
+        "/pipelines/{id}/evaluateExpression",
+        "evaluateExpressionForExecutionUsingGET",
+        "expressions",
+        "Evaluate an expression against an execution",
+        EXPRESSION,
+        NoBody,
+        J(200, "AnyObject"),
+    ),
+    op(
+        "post",
+        "/pipelines/{id}/evaluateExpression",
+        "evaluateExpressionForExecutionUsingPOST",
+        "expressions",
+        "Evaluate an expression (plain text or {\"expression\"}) against an execution",
+        NONE,
+        Body::Required("AnyObject"),
+        J(200, "AnyObject"),
+    ),
+    op(
+        "get",
+        "/pipelines/{id}/{stage_id}/evaluateExpression",
+        "evaluateExpressionForStageUsingGET",
+        "expressions",
+        "Evaluate an expression against an execution as seen by one stage",
+        EXPRESSION,
+        NoBody,
+        J(200, "AnyObject"),
+    ),
     op(
         "get",
         "/version",
