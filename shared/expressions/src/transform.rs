@@ -87,7 +87,10 @@ impl Walker<'_, '_> {
                 value
             }
             Ok(TemplateResult::Unresolved(value)) => {
-                let description = format!("Failed to evaluate {fields} : {key} not found");
+                // `$` is stripped (Orca strips it from ERROR entries only) so a stored summary
+                // never holds a live expression that the next evaluation would pick up.
+                let description =
+                    format!("Failed to evaluate {fields} : {key} not found").replace('$', "");
                 self.record(&key, description, None, SummaryLevel::Info);
                 self.summary.attempted(&key);
                 value.unwrap_or_else(|| Value::String(source.to_string()))

@@ -376,3 +376,16 @@ fn url_functions_need_a_fetcher_and_respect_a_configured_policy() {
     let evaluated = evaluate_value(&json!("${#fromUrl('http://169.254.169.254/v.txt')}"), &ctx);
     assert!(evaluated.summary.has_errors(), "link-local stays refused");
 }
+
+#[test]
+fn a_stored_summary_is_never_evaluated_again() {
+    let execution = common::execution();
+    let ctx = common::stage_context(&execution);
+    let first = evaluate_value(&json!({"zones": ["${missing}"], "x": "${missing.y}"}), &ctx);
+    let mut context = first.value.as_object().unwrap().clone();
+    first.summary.apply_to_context(&mut context);
+    assert!(!context[SUMMARY_KEY].to_string().contains("${"));
+    // Evaluating the context again (as Orca does at task start) leaves the summary alone.
+    let second = evaluate_value(&Value::Object(context.clone()), &ctx);
+    assert_eq!(second.value[SUMMARY_KEY], context[SUMMARY_KEY]);
+}
