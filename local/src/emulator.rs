@@ -77,16 +77,27 @@ impl Emulator {
         let venv = tokio::task::spawn_blocking(ensure_installed).await??;
         let port = free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        let child = Command::new(venv.join("bin/moto_server"))
+        let mut command = Command::new(venv.join("bin/moto_server"));
+        command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // Step Functions' service integrations call back into moto on this port.
             .env("MOTO_PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting moto_server")?;
+            .kill_on_drop(true);
+        // If this process dies without stopping the emulator (SIGKILL, a crash), the kernel
+        // stops the emulator too instead of leaving it orphaned.
+        // The signal follows the spawning thread: a tokio worker, which lives as long as the
+        // runtime that owns the emulator.
+        // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command.spawn().context("starting moto_server")?;
         let emulator = Self { child, endpoint };
         emulator.wait_until_ready().await?;
         emulator.enable_state_machine_execution().await?;

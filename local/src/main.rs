@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
         running.emulator_endpoint()
     );
     println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
+    wait_for_stop_signal().await?;
     println!("Stopping…");
     running.stop().await;
     Ok(())
@@ -44,4 +44,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
         }
     }
     Ok(options)
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM, so `kill` stops the emulator cleanly too.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
 }
