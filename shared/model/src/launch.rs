@@ -1,6 +1,7 @@
 //! Turning a pipeline config and a trigger into a NOT_STARTED execution (Orca's
 //! `ExecutionLauncher` + `PipelineBuilder`, semantics §3.1).
 
+use gennaker_expressions::{EvaluationContext, evaluate_pipeline_at_trigger};
 use serde_json::{Map, Value};
 
 use crate::ExecutionStatus;
@@ -84,6 +85,7 @@ pub fn build_execution(
     now: i64,
     mut new_id: impl FnMut() -> String,
 ) -> Execution {
+    let config = &evaluated_at_trigger(config, &trigger);
     let stages = config
         .stages()
         .into_iter()
@@ -161,6 +163,18 @@ pub fn build_execution(
     }
 }
 
+/// Semantics §3.1.5: the config's expressions are evaluated at trigger time against the
+/// trigger and its parameters — all but `stages` with `spelEvaluator: v4` (each stage is
+/// evaluated when it starts), everything with v3. What cannot be evaluated yet stays as
+/// written and is evaluated again when its stage starts.
+fn evaluated_at_trigger(config: &PipelineConfig, trigger: &Map<String, Value>) -> PipelineConfig {
+    let trigger = Value::Object(trigger.clone());
+    let context = EvaluationContext::for_trigger(&trigger);
+    let document = Value::Object(config.document().clone());
+    let evaluated = evaluate_pipeline_at_trigger(&document, &context);
+    PipelineConfig::from_value(evaluated.value).unwrap_or_else(|_| config.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +211,40 @@ mod tests {
         let config = config(json!({"parameterConfig": [{"name": "tag", "required": true}]}));
         let error = resolve_trigger(&config, Map::new(), &Caller::default()).unwrap_err();
         assert_eq!(error.to_string(), "Required parameter tag is missing");
+    }
+
+    #[test]
+    fn config_expressions_are_evaluated_at_trigger_time_except_v4_stages() {
+        let stages = json!([{"refId": "1", "type": "wait", "label": "${parameters.env}"}]);
+        let trigger = json!({"parameters": {"env": "prod"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let build = |evaluator: &str| {
+            let config = config(
+                json!({"application": "app", "name": "p", "spelEvaluator": evaluator,
+                "description": "deploy to ${parameters.env}", "stages": stages}),
+            );
+            let mut ids = ["s1".to_string()].into_iter();
+            build_execution(
+                &config,
+                "e".into(),
+                trigger.clone(),
+                &Caller::default(),
+                1,
+                || ids.next().unwrap(),
+            )
+        };
+        let v4 = build("v4");
+        assert_eq!(
+            v4.stages[0].context["label"], "${parameters.env}",
+            "v4 stages wait for their start"
+        );
+        let v3 = build("v3");
+        assert_eq!(
+            v3.stages[0].context["label"], "prod",
+            "v3 evaluates the whole config at trigger time"
+        );
     }
 
     #[test]
