@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::user_name;
+use crate::routes::pipeline_configs::{config_list, config_named};
 
 /// A config is stored as one DynamoDB item (limit 400 KB, with its keys and history copy).
 const MAX_CONFIG_BYTES: usize = 300_000;
@@ -556,13 +557,9 @@ pub async fn list_strategies(
     State(state): State<AppState>,
     Path(application): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let configs = state.store.list_strategies(&application).await?;
-    Ok(Json(Value::Array(
-        configs
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
-    )))
+    Ok(config_list(
+        state.store.list_strategies(&application).await?,
+    ))
 }
 
 /// `GET /applications/{application}/strategyConfigs/{strategyName}`: exact name, else 404.
@@ -571,15 +568,7 @@ pub async fn get_strategy(
     Path((application, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let configs = state.store.list_strategies(&application).await?;
-    configs
-        .into_iter()
-        .find(|config| config.name() == Some(name.as_str()))
-        .map(|config| Json(config.into_value()))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Strategy config (id: {name}) not found for Application (id: {application})"
-            ))
-        })
+    config_named(configs, &name, "Strategy", &application)
 }
 
 #[cfg(test)]

@@ -50,13 +50,7 @@ pub async fn list(
     State(state): State<AppState>,
     Path(application): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let configs = state.store.list_pipelines(&application).await?;
-    Ok(Json(Value::Array(
-        configs
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
-    )))
+    Ok(config_list(state.store.list_pipelines(&application).await?))
 }
 
 /// `GET /applications/{application}/pipelineConfigs/{name}`: exact (case-sensitive) name.
@@ -65,13 +59,34 @@ pub async fn get_by_name(
     Path((application, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let configs = state.store.list_pipelines(&application).await?;
+    config_named(configs, &name, "Pipeline", &application)
+}
+
+/// Configs as Gate lists them.
+pub(crate) fn config_list(configs: Vec<PipelineConfig>) -> Json<Value> {
+    Json(Value::Array(
+        configs
+            .into_iter()
+            .map(PipelineConfig::into_value)
+            .collect(),
+    ))
+}
+
+/// The config whose name equals `name` exactly, else Gate's 404 ("Pipeline config …" or
+/// "Strategy config …").
+pub(crate) fn config_named(
+    configs: Vec<PipelineConfig>,
+    name: &str,
+    kind: &str,
+    application: &str,
+) -> Result<Json<Value>, ApiError> {
     configs
         .into_iter()
-        .find(|config| config.name() == Some(name.as_str()))
+        .find(|config| config.name() == Some(name))
         .map(|config| Json(config.into_value()))
         .ok_or_else(|| {
             ApiError::not_found(format!(
-                "Pipeline config (id: {name}) not found for Application (id: {application})"
+                "{kind} config (id: {name}) not found for Application (id: {application})"
             ))
         })
 }
