@@ -6,17 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::json::now_millis;
 use gennaker_model::judgment::Judgment;
-use gennaker_model::launch::{build_execution, resolve_trigger};
-use gennaker_model::{
-    Execution, ExecutionStatus, ExecutionType, PipelineConfig, StageExecution, new_id,
-};
+use gennaker_model::{Execution, ExecutionStatus, ExecutionType, StageExecution, new_id};
 use gennaker_store::StoreError;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
-use crate::identity::{caller, user_name};
+use crate::identity::user_name;
+use crate::routes::launches::{prepare, record_refused_start, start};
 use crate::routes::load_execution_of_kind;
 use crate::routes::pipeline_configs::resolve;
 
@@ -29,11 +27,7 @@ pub async fn trigger(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let supplied = json_object(&body, true)?;
     let config = resolve(&state, &application, &name_or_id).await?;
-    let caller = caller(&headers);
-    let trigger = resolve_trigger(&config, supplied, &caller).map_err(|missing| {
-        ApiError::invalid_field(&format!("parameters.{}", missing.0), missing.to_string())
-    })?;
-    let execution = build_execution(&config, new_id(), trigger, &caller, now_millis(), new_id);
+    let execution = prepare(&config, new_id(), supplied, &headers)?;
     if config.is_disabled() {
         record_refused_start(
             &state,
@@ -43,46 +37,14 @@ pub async fn trigger(
         .await?;
         return Err(ApiError::bad_request(format!(
             "Pipeline '{}' is disabled and cannot be started",
-            name(&config)
+            config.name().unwrap_or_default()
         )));
     }
-    state
-        .store
-        .create_execution(&execution, state.execution_ttl_seconds)
-        .await?;
-    let input = json!({ "executionId": execution.id, "application": execution.application });
-    state
-        .step_functions
-        .start_execution(&state.pipeline_state_machine_arn, &execution.id, &input)
-        .await?;
+    start(&state, &execution).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "ref": format!("/pipelines/{}", execution.id) })),
     ))
-}
-
-fn name(config: &PipelineConfig) -> &str {
-    config.name().unwrap_or_default()
-}
-
-/// Orca records a start it refuses as a TERMINAL, system-canceled execution (semantics §2.1).
-async fn record_refused_start(
-    state: &AppState,
-    mut execution: Execution,
-    reason: &str,
-) -> Result<(), ApiError> {
-    let now = now_millis();
-    execution.status = ExecutionStatus::Terminal;
-    execution.canceled = true;
-    execution.canceled_by = Some("system".to_string());
-    execution.cancellation_reason = Some(format!("Failed on startup: {reason}"));
-    execution.start_time = Some(now);
-    execution.end_time = Some(now);
-    state
-        .store
-        .create_execution(&execution, state.execution_ttl_seconds)
-        .await?;
-    Ok(())
 }
 
 /// `GET /pipelines/{id}`

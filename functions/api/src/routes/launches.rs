@@ -97,7 +97,7 @@ pub async fn start_ad_hoc(
 }
 
 /// Completes the trigger and builds the NOT_STARTED execution, with the caller's identity.
-fn prepare(
+pub(crate) fn prepare(
     config: &PipelineConfig,
     execution_id: String,
     supplied: Map<String, Value>,
@@ -115,7 +115,7 @@ fn prepare(
 }
 
 /// Writes the execution and starts its pipeline state machine.
-async fn start(state: &AppState, execution: &Execution) -> Result<(), ApiError> {
+pub(crate) async fn start(state: &AppState, execution: &Execution) -> Result<(), ApiError> {
     state
         .store
         .create_execution(execution, state.execution_ttl_seconds)
@@ -129,7 +129,7 @@ async fn start(state: &AppState, execution: &Execution) -> Result<(), ApiError> 
 }
 
 /// Orca records a start it refuses as a TERMINAL, system-canceled execution.
-async fn record_refused_start(
+pub(crate) async fn record_refused_start(
     state: &AppState,
     mut execution: Execution,
     reason: &str,
