@@ -56,6 +56,18 @@ impl TestApp {
             .await;
     }
 
+    /// Starts `count` executions one after the other, each handled before the next is
+    /// triggered: which of two simultaneous triggers gets a free slot first is a race.
+    async fn start_in_turn(&self, name: &str, count: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for _ in 0..count {
+            let id = self.start(name).await;
+            self.until_handled(&id).await;
+            ids.push(id);
+        }
+        ids
+    }
+
     /// Waits until the orchestrator has seen the StartExecution of `id` (queued or started).
     async fn until_handled(&self, id: &str) {
         let machine = self
@@ -163,14 +175,7 @@ async fn keep_waiting_pipelines_start_in_arrival_order_and_max_concurrency_allow
         )
         .await;
     assert_eq!(status, 200);
-    let ids = [
-        app.start("fifo").await,
-        app.start("fifo").await,
-        app.start("fifo").await,
-    ];
-    for id in &ids {
-        app.until_handled(id).await;
-    }
+    let ids = app.start_in_turn("fifo", 3).await;
     app.release(&ids[0]).await;
     app.wait_for_execution(&ids[1], "the second to start", |e| e["status"] == "RUNNING")
         .await;
@@ -188,14 +193,7 @@ async fn keep_waiting_pipelines_start_in_arrival_order_and_max_concurrency_allow
         )
         .await;
     assert_eq!(status, 200);
-    let ids = [
-        app.start("two-at-a-time").await,
-        app.start("two-at-a-time").await,
-        app.start("two-at-a-time").await,
-    ];
-    for id in &ids {
-        app.until_handled(id).await;
-    }
+    let ids = app.start_in_turn("two-at-a-time", 3).await;
     let statuses = [
         app.status(&ids[0]).await,
         app.status(&ids[1]).await,

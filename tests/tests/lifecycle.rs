@@ -50,31 +50,6 @@ impl TestApp {
         .await
     }
 
-    async fn judge(&self, id: &str, ref_id: &str, decision: &str) {
-        let execution = self.wait_for_stage(id, ref_id, "RUNNING").await;
-        let stage_id = stage(&execution, ref_id)["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let (status, body) = self
-            .patch(
-                &format!("/pipelines/{id}/stages/{stage_id}"),
-                &json!({"judgmentStatus": decision}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    async fn finished(&self, id: &str) -> Value {
-        self.wait_for_execution(id, "the execution to finish", |e| {
-            !matches!(
-                e["status"].as_str(),
-                Some("RUNNING" | "NOT_STARTED" | "PAUSED")
-            )
-        })
-        .await
-    }
-
     async fn put(&self, path: &str, user: &str) -> (u16, Value) {
         let response = self
             .http
@@ -179,7 +154,7 @@ async fn failure_options_decide_branches_and_the_final_status() {
     for id in [&halt_branch, &fail_later, &ignore, &halt_all] {
         app.judge(id, "1", "stop").await;
     }
-    let execution = app.finished(&halt_branch).await;
+    let execution = app.ended(&halt_branch).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(
         (
@@ -190,7 +165,7 @@ async fn failure_options_decide_branches_and_the_final_status() {
     );
     assert_eq!(stage(&execution, "3")["status"], "SUCCEEDED");
 
-    let execution = app.finished(&fail_later).await;
+    let execution = app.ended(&fail_later).await;
     assert_eq!(execution["status"], "TERMINAL");
     assert_eq!(
         stage(&execution, "3")["status"],
@@ -198,7 +173,7 @@ async fn failure_options_decide_branches_and_the_final_status() {
         "the other branch completed first"
     );
 
-    let execution = app.finished(&ignore).await;
+    let execution = app.ended(&ignore).await;
     assert_eq!(execution["status"], "SUCCEEDED");
     assert_eq!(
         (
@@ -208,7 +183,7 @@ async fn failure_options_decide_branches_and_the_final_status() {
         (json!("FAILED_CONTINUE"), json!("SUCCEEDED"))
     );
 
-    let execution = app.finished(&halt_all).await;
+    let execution = app.ended(&halt_all).await;
     assert_eq!(execution["status"], "TERMINAL");
     assert_eq!(stage(&execution, "2")["status"], "CANCELED");
     let wait_stage = stage(&execution, "2")["id"].as_str().unwrap().to_string();
@@ -231,7 +206,7 @@ async fn a_disabled_stage_is_skipped_and_downstream_runs() {
     let id = app
         .save_and_run("skipping", vec![skipped, wait("2", &["1"], 0)])
         .await;
-    let execution = app.finished(&id).await;
+    let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "SUCCEEDED");
     assert_eq!(
         (
@@ -262,7 +237,7 @@ async fn cancel_stops_the_running_stages_and_records_who_and_why() {
         )
         .await;
     assert_eq!((status, body), (200, Value::Null));
-    let execution = app.finished(&id).await;
+    let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "CANCELED");
     assert_eq!(
         (
@@ -344,7 +319,7 @@ async fn a_paused_execution_starts_nothing_until_resumed() {
 
     let (status, _) = app.put(&format!("/pipelines/{id}/resume"), "erin").await;
     assert_eq!(status, 200);
-    let execution = app.finished(&id).await;
+    let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "SUCCEEDED");
     assert_eq!(execution["paused"]["resumedBy"], "erin");
     assert!(execution["paused"]["pausedMs"].as_i64().unwrap() > 0);
@@ -370,7 +345,7 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
         )
         .await;
     app.judge(&id, "2", "stop").await;
-    let execution = app.finished(&id).await;
+    let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "TERMINAL");
     let judge_id = stage(&execution, "2")["id"].as_str().unwrap().to_string();
 
@@ -396,7 +371,7 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
             .is_none()
     );
     app.judge(&id, "2", "continue").await;
-    let execution = app.finished(&id).await;
+    let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(stage(&execution, "3")["status"], "SUCCEEDED");
 
@@ -446,13 +421,13 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
 async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_id() {
     let app = TestApp::spawn().await;
     let first = app.save_and_run("listed", vec![wait("1", &[], 0)]).await;
-    app.finished(&first).await;
+    app.ended(&first).await;
     let second = app.run("listed").await;
     let third = app.run("listed").await;
     let (_, config) = app.get("/applications/life/pipelineConfigs/listed").await;
     let config_id = config["id"].as_str().unwrap();
-    app.finished(&second).await;
-    app.finished(&third).await;
+    app.ended(&second).await;
+    app.ended(&third).await;
 
     let (status, body) = app
         .get(&format!("/executions?executionIds={first},nope"))
@@ -540,14 +515,14 @@ async fn a_stage_that_outlives_its_timeout_fails_or_counts_as_success_when_asked
             ],
         )
         .await;
-    let execution = app.finished(&strict).await;
+    let execution = app.ended(&strict).await;
     assert_eq!(execution["status"], "TERMINAL");
     let details = &stage(&execution, "1")["context"]["exception"]["details"];
     assert!(
         details["error"].as_str().unwrap().contains("timed out"),
         "{details}"
     );
-    let execution = app.finished(&lenient).await;
+    let execution = app.ended(&lenient).await;
     assert_eq!(execution["status"], "SUCCEEDED");
     assert_eq!(stage(&execution, "1")["status"], "SUCCEEDED");
     assert_eq!(stage(&execution, "2")["status"], "SUCCEEDED");

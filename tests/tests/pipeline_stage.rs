@@ -34,16 +34,6 @@ impl TestApp {
             .to_string()
     }
 
-    async fn ended(&self, id: &str) -> Value {
-        self.wait_for_execution(id, "the execution to end", |e| {
-            !matches!(
-                e["status"].as_str(),
-                Some("RUNNING" | "NOT_STARTED" | "PAUSED")
-            )
-        })
-        .await
-    }
-
     /// The child started by the parent's stage 1, once the stage has recorded it.
     async fn child_of(&self, parent: &str) -> String {
         let execution = self

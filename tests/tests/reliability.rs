@@ -52,35 +52,6 @@ impl TestApp {
             .to_string()
     }
 
-    async fn judge(&self, id: &str, ref_id: &str, decision: &str) {
-        let execution = self
-            .wait_for_execution(id, "a judgment to wait", |e| {
-                stage(e, ref_id)["status"] == "RUNNING"
-            })
-            .await;
-        let stage_id = stage(&execution, ref_id)["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let (status, body) = self
-            .patch(
-                &format!("/pipelines/{id}/stages/{stage_id}"),
-                &json!({"judgmentStatus": decision}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    async fn ended(&self, id: &str) -> Value {
-        self.wait_for_execution(id, "the execution to end", |e| {
-            !matches!(
-                e["status"].as_str(),
-                Some("RUNNING" | "NOT_STARTED" | "PAUSED")
-            )
-        })
-        .await
-    }
-
     /// Stage state machine runs of an execution, per stage id.
     async fn runs_per_stage(&self, id: &str) -> BTreeMap<String, Vec<String>> {
         let machine = self

@@ -134,6 +134,35 @@ impl TestApp {
         }
     }
 
+    /// Polls until the execution has ended (any status but RUNNING, NOT_STARTED, PAUSED).
+    pub async fn ended(&self, id: &str) -> Value {
+        self.wait_for_execution(id, "the execution to end", |execution| {
+            !matches!(
+                execution["status"].as_str(),
+                Some("RUNNING" | "NOT_STARTED" | "PAUSED")
+            )
+        })
+        .await
+    }
+
+    /// Waits until the manual judgment stage `ref_id` runs, then judges it.
+    pub async fn judge(&self, id: &str, ref_id: &str, decision: &str) {
+        let execution = self
+            .wait_for_execution(id, "a judgment to wait", |execution| {
+                stage(execution, ref_id)["status"] == "RUNNING"
+            })
+            .await;
+        let stage_id = stage(&execution, ref_id)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = format!("/pipelines/{id}/stages/{stage_id}");
+        let (status, body) = self
+            .patch(&path, &serde_json::json!({"judgmentStatus": decision}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
     }
