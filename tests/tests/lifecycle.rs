@@ -528,3 +528,80 @@ async fn a_stage_that_outlives_its_timeout_fails_or_counts_as_success_when_asked
     assert_eq!(stage(&execution, "2")["status"], "SUCCEEDED");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stage_waits_for_its_execution_window() {
+    let app = TestApp::spawn().await;
+    let window = |hours: Value| json!({"restrictExecutionDuringTimeWindow": true, "restrictedExecutionWindow": {"whitelist": hours}});
+    // Open all day: runs at once. Open for one minute at a wall-clock time that is 12 hours
+    // ahead in UTC, read in the default zone (Los Angeles, UTC-8/-7): it opens 19-20 hours
+    // from now, so the stage waits.
+    let mut open = wait("1", &[], 0);
+    open.as_object_mut()
+        .unwrap()
+        .extend(window(json!([])).as_object().unwrap().clone());
+    let now = gennaker_model::json::now_millis();
+    let minute_of_day = |millis: i64| ((millis / 60_000) % (24 * 60)) as u64;
+    let later = minute_of_day(now + 12 * 3600 * 1000);
+    let mut closed = wait("1", &[], 0);
+    let hours = json!([{"startHour": later / 60, "startMin": later % 60, "endHour": (later + 1) / 60 % 24, "endMin": (later + 1) % 60}]);
+    closed
+        .as_object_mut()
+        .unwrap()
+        .extend(window(hours).as_object().unwrap().clone());
+
+    let runs_now = app.save_and_run("open-window", vec![open]).await;
+    assert_eq!(app.ended(&runs_now).await["status"], "SUCCEEDED");
+
+    let waits = app.save_and_run("closed-window", vec![closed]).await;
+    let execution = app.wait_for_stage(&waits, "1", "RUNNING").await;
+    let stage_id = stage(&execution, "1")["id"].as_str().unwrap().to_string();
+    let machine = app
+        .running
+        .deployment
+        .resource("StageStateMachine")
+        .unwrap()
+        .ref_value
+        .clone();
+    let arn =
+        gennaker_runtime::step_functions::execution_arn(&machine, &format!("{waits}-{stage_id}-1"));
+    let sfn = aws_sdk_sfn::Client::new(&app.running.sdk);
+    let input: Value = support::eventually(
+        "the stage machine to start",
+        std::time::Duration::from_secs(20),
+        || async {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .ok()?;
+            serde_json::from_str(described.input()?).ok()
+        },
+    )
+    .await;
+    let not_before = input["notBefore"]
+        .as_str()
+        .expect("the stage waits for its window")
+        .to_string();
+    assert!(
+        not_before.as_str()
+            > gennaker_model::execution_window::iso8601(now + 11 * 3600 * 1000).as_str(),
+        "{not_before}"
+    );
+    let (_, still) = app.get(&format!("/pipelines/{waits}")).await;
+    assert_eq!(
+        stage(&still, "1")["status"],
+        "RUNNING",
+        "it has not run yet"
+    );
+    let response = app
+        .http
+        .put(app.url(&format!("/pipelines/{waits}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.ended(&waits).await["status"], "CANCELED");
+    app.stop().await;
+}

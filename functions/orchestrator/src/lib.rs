@@ -69,6 +69,8 @@ pub struct OrchestratorConfig {
     pub orchestration_queue_url: String,
     pub event_bus_name: String,
     pub execution_retention_days: i64,
+    /// Time zone of stages' execution windows (Orca's `tasks.execution-window.timezone`).
+    pub execution_window_time_zone: chrono_tz::Tz,
 }
 
 impl OrchestratorConfig {
@@ -84,6 +86,10 @@ impl OrchestratorConfig {
                 .optional("EXECUTION_RETENTION_DAYS")
                 .and_then(|days| days.parse().ok())
                 .unwrap_or(90),
+            execution_window_time_zone: env
+                .optional("EXECUTION_WINDOW_TIME_ZONE")
+                .and_then(|zone| zone.parse().ok())
+                .unwrap_or(gennaker_model::execution_window::DEFAULT_TIME_ZONE),
         })
     }
 }
@@ -98,6 +104,7 @@ pub struct Orchestrator {
     events: EventBus,
     execution_ttl_seconds: i64,
     fault: Option<FaultHook>,
+    window_zone: chrono_tz::Tz,
 }
 
 impl Orchestrator {
@@ -120,6 +127,7 @@ impl Orchestrator {
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
             execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
             fault: None,
+            window_zone: config.execution_window_time_zone,
         }
     }
 
@@ -311,7 +319,7 @@ impl Orchestrator {
             OrchestratorError::BadMessage(format!("engine asked to start unknown stage {stage_id}"))
         })?;
         let name = format!("{}-{stage_id}-{attempt}", execution.id);
-        let input = stage_input::for_stage(execution, stage);
+        let input = stage_input::for_stage(execution, stage, self.window_zone, now_millis());
         tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
         self.step_functions
             .start_execution(&self.stage_state_machine_arn, &name, &input)

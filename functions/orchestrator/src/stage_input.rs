@@ -1,11 +1,20 @@
 //! The input of a stage state machine execution (read by `statemachines/stage.asl.json` and
 //! by workers).
 
+use std::hash::{Hash, Hasher};
+
+use chrono_tz::Tz;
+use gennaker_model::execution_window::{ExecutionWindow, iso8601};
 use gennaker_model::{Execution, StageExecution};
 use serde_json::{Value, json};
 
-pub fn for_stage(execution: &Execution, stage: &StageExecution) -> Value {
-    json!({
+pub fn for_stage(
+    execution: &Execution,
+    stage: &StageExecution,
+    window_zone: Tz,
+    now: i64,
+) -> Value {
+    let mut input = json!({
         "executionId": execution.id,
         "application": execution.application,
         "stageId": stage.id,
@@ -19,7 +28,23 @@ pub fn for_stage(execution: &Execution, stage: &StageExecution) -> Value {
         // machine later reports) to start its child; the two messages need distinct ids.
         "startChildDeduplicationId": format!("{}-{}-{}-start-child", execution.id, stage.id, stage.attempt),
         "context": stage.context,
-    })
+    });
+    if let Some(not_before) = window_start(execution, stage, window_zone, now) {
+        input["notBefore"] = json!(iso8601(not_before));
+    }
+    input
+}
+
+/// When a stage with an execution window may start, if that is later than now. The jitter's
+/// random draw comes from the stage and attempt, so a redelivered start waits just as long.
+fn window_start(execution: &Execution, stage: &StageExecution, zone: Tz, now: i64) -> Option<i64> {
+    let window = ExecutionWindow::of_stage(&stage.context)?;
+    let manual = execution.trigger.get("type").and_then(Value::as_str) == Some("manual");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (stage.id.as_str(), stage.attempt).hash(&mut hasher);
+    let random = (hasher.finish() % 10_000) as f64 / 10_000.0;
+    let start = window.next_start(now, zone, manual, random);
+    (start > now + 1000).then_some(start)
 }
 
 /// The stage's timeout: `stageTimeoutMs` when set, else Orca's default for its task

@@ -4,6 +4,7 @@
 pub mod application;
 pub mod concurrency;
 pub mod execution;
+pub mod execution_window;
 pub mod json;
 pub mod judgment;
 pub mod launch;
