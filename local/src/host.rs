@@ -50,8 +50,23 @@ pub struct Running {
     pub deployment: Deployment,
     pub sdk: SdkConfig,
     emulator: Emulator,
+    options: LocalOptions,
+    functions: Functions,
+}
+
+/// The functions this process hosts: the API server and the SQS pollers.
+struct Functions {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl Functions {
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Running {
@@ -67,11 +82,31 @@ impl Running {
         self.emulator.pid()
     }
 
+    /// Stops every hosted function and starts fresh instances (same API port), while the
+    /// emulator — queues, tables, running state machines — keeps going: what a restart of
+    /// the local host, or a cold start of every Lambda, looks like to an execution.
+    pub async fn restart_functions(&mut self) -> anyhow::Result<()> {
+        let replacement = Functions {
+            shutdown: watch::channel(false).0,
+            tasks: vec![],
+        };
+        std::mem::replace(&mut self.functions, replacement)
+            .stop()
+            .await;
+        let (address, functions) = launch_functions(
+            &self.sdk,
+            &self.deployment,
+            &self.options,
+            self.api_address.port(),
+        )
+        .await?;
+        self.api_address = address;
+        self.functions = functions;
+        Ok(())
+    }
+
     pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        self.functions.stop().await;
         self.emulator.stop().await;
     }
 }
@@ -81,21 +116,39 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
     let template = Template::load(&project_root().join("template.yaml"))?;
     let deployment = deploy(&template, &sdk, &options.stack_name).await?;
+    let (api_address, functions) =
+        launch_functions(&sdk, &deployment, &options, options.api_port).await?;
+    Ok(Running {
+        api_address,
+        deployment,
+        sdk,
+        emulator,
+        options,
+        functions,
+    })
+}
+
+/// Starts the API and a poller per SQS event source of every function in the deployment.
+async fn launch_functions(
+    sdk: &SdkConfig,
+    deployment: &Deployment,
+    options: &LocalOptions,
+    api_port: u16,
+) -> anyhow::Result<(SocketAddr, Functions)> {
     let (shutdown, shutdown_signal) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut api_address = None;
     for function in deployment.functions.values() {
         let env = FunctionEnv::from_map(function.environment.clone());
         if function.has_http_api {
-            let (address, task) =
-                serve_api(&sdk, &env, options.api_port, shutdown_signal.clone()).await?;
+            let (address, task) = serve_api(sdk, &env, api_port, shutdown_signal.clone()).await?;
             api_address = Some(address);
             tasks.push(task);
         }
-        let handler = batch_handler(&sdk, function, &env, &options)?;
+        let handler = batch_handler(sdk, function, &env, options)?;
         tasks.extend(spawn_pollers(
-            &sdk,
-            &deployment,
+            sdk,
+            deployment,
             function,
             handler,
             options.delivery,
@@ -104,14 +157,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     }
     let api_address =
         api_address.context("template.yaml has no function with an HTTP API event")?;
-    Ok(Running {
-        api_address,
-        deployment,
-        sdk,
-        emulator,
-        shutdown,
-        tasks,
-    })
+    Ok((api_address, Functions { shutdown, tasks }))
 }
 
 async fn serve_api(

@@ -38,14 +38,13 @@ pub async fn run(
     queue_arn: String,
     handler: BatchHandler,
     delivery: Delivery,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let received = tokio::select! {
-            _ = shutdown.changed() => return,
-            received = receive(&sqs, &source) => received,
-        };
-        match received {
+    // A receive is never abandoned half-way: messages SQS hands out are invisible to everyone
+    // else until their visibility timeout, so the poller finishes the current long poll (at
+    // most LONG_POLL_SECONDS) and delivers what it got before it stops.
+    while !*shutdown.borrow() {
+        match receive(&sqs, &source).await {
             Ok(messages) if messages.is_empty() => {}
             Ok(messages) => deliver(&sqs, &source, &queue_arn, &handler, delivery, messages).await,
             Err(error) => {

@@ -344,3 +344,35 @@ async fn a_poison_message_lands_in_the_dead_letter_queue_and_ends_only_its_execu
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn executions_resume_when_local_mode_restarts_its_functions() {
+    let mut app = TestApp::spawn().await;
+    let stages = vec![
+        json!({"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "Wait", "waitTime": 2}),
+        judgment("2", &["1"], json!({})),
+        wait("3", &["2"]),
+    ];
+    let id = app.run("restartable-host", stages).await;
+    app.wait_for_execution(&id, "the wait to run", |e| {
+        stage(e, "1")["status"] == "RUNNING"
+    })
+    .await;
+    app.running
+        .restart_functions()
+        .await
+        .expect("functions restart");
+    // The wait ends while the new pollers run; then restart again while the judgment waits.
+    app.wait_for_execution(&id, "the judgment to wait", |e| {
+        stage(e, "2")["status"] == "RUNNING"
+    })
+    .await;
+    app.running
+        .restart_functions()
+        .await
+        .expect("functions restart");
+    app.judge(&id, "2", "continue").await;
+    let expected = statuses(&[("1", "SUCCEEDED"), ("2", "SUCCEEDED"), ("3", "SUCCEEDED")]);
+    assert_eq!(app.outcome(&id).await, ("SUCCEEDED".into(), expected));
+    app.stop().await;
+}
