@@ -17,6 +17,7 @@ mod stage_input;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_engine::Effect;
 use gennaker_model::concurrency::Admission;
+use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
 use gennaker_model::{Execution, ExecutionStatus};
 use gennaker_runtime::batch::{parse_body, process_in_order};
@@ -246,7 +247,7 @@ impl Orchestrator {
                     {
                         self.cancel_child(stage).await?;
                     }
-                    let name = format!("{}-{stage_id}-{attempt}", execution.id);
+                    let name = stage_machine_name(&execution.id, &stage_id, attempt);
                     let arn = execution_arn(&self.stage_state_machine_arn, &name);
                     self.step_functions
                         .stop_execution(&arn, "execution halted")
@@ -258,7 +259,10 @@ impl Orchestrator {
                     // Not the stage machine's own name: both machines send to the orchestration FIFO
                     // queue with their execution name as deduplication id, and a shared name
                     // would make the queue drop the stage's report.
-                    let name = format!("{}-{stage_id}-{attempt}-reopen", execution.id);
+                    let name = format!(
+                        "{}-reopen",
+                        stage_machine_name(&execution.id, &stage_id, attempt)
+                    );
                     let input = json!({ "executionId": execution.id, "application": execution.application });
                     self.step_functions
                         .start_execution(&self.pipeline_state_machine_arn, &name, &input)
@@ -318,7 +322,7 @@ impl Orchestrator {
         let stage = execution.stage(stage_id).ok_or_else(|| {
             OrchestratorError::BadMessage(format!("engine asked to start unknown stage {stage_id}"))
         })?;
-        let name = format!("{}-{stage_id}-{attempt}", execution.id);
+        let name = stage_machine_name(&execution.id, stage_id, attempt);
         let input = stage_input::for_stage(execution, stage, self.window_zone, now_millis());
         tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
         self.step_functions

@@ -26,7 +26,7 @@ pub fn for_stage(
         "timeoutSeconds": timeout_seconds(stage),
         // A pipeline stage asks the orchestrator (on the same FIFO queue where the stage
         // machine later reports) to start its child; the two messages need distinct ids.
-        "startChildDeduplicationId": format!("{}-{}-{}-start-child", execution.id, stage.id, stage.attempt),
+        "startChildDeduplicationId": format!("{}-start-child", stage.state_machine_execution_name(&execution.id)),
         "context": stage.context,
     });
     if let Some(not_before) = window_start(execution, stage, window_zone, now) {

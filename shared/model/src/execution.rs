@@ -159,10 +159,16 @@ impl Execution {
     }
 }
 
+/// A stage state machine execution's name: `{executionId}-{stageId}-{attempt}`, unique per
+/// attempt, which makes starting it idempotent.
+pub fn stage_machine_name(execution_id: &str, stage_id: &str, attempt: u32) -> String {
+    format!("{execution_id}-{stage_id}-{attempt}")
+}
+
 impl StageExecution {
-    /// Stage state machine execution name: `{executionId}-{stageId}-{attempt}`.
+    /// Stage state machine execution name of the current attempt.
     pub fn state_machine_execution_name(&self, execution_id: &str) -> String {
-        format!("{execution_id}-{}-{}", self.id, self.attempt)
+        stage_machine_name(execution_id, &self.id, self.attempt)
     }
 }
 
