@@ -10,11 +10,11 @@ use tokio::task::JoinSet;
 
 use crate::Store;
 use crate::error::{Result, sdk};
+use crate::executions::with_status_filter;
 use crate::item::{self, Item, s};
 use crate::keys;
 
 const EXECUTION_ID: &str = "executionId";
-const STATUS: &str = "status";
 const PIPELINE_CONFIG_ID: &str = "pipelineConfigId";
 const APPLICATION_TYPE: &str = "applicationType";
 /// How many executions are loaded at once.
@@ -117,7 +117,10 @@ impl Store {
                 .limit(i32::try_from(page.clamp(1, 1000)).unwrap_or(1000))
                 .set_exclusive_start_key(start);
             let query = with_time_window(query, filter);
-            let output = with_statuses(query, statuses).send().await.map_err(sdk)?;
+            let output = with_status_filter(query, statuses)
+                .send()
+                .await
+                .map_err(sdk)?;
             ids.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -182,23 +185,6 @@ fn with_time_window(query: QueryFluentBuilder, filter: &ExecutionFilter) -> Quer
         .expression_attribute_names("#id", EXECUTION_ID);
     for (placeholder, bound) in bounds {
         query = query.expression_attribute_values(placeholder, s(bound));
-    }
-    query
-}
-
-fn with_statuses(
-    query: QueryFluentBuilder,
-    statuses: Option<&[ExecutionStatus]>,
-) -> QueryFluentBuilder {
-    let Some(statuses) = statuses else {
-        return query;
-    };
-    let placeholders: Vec<String> = (0..statuses.len()).map(|i| format!(":status{i}")).collect();
-    let mut query = query
-        .filter_expression(format!("#status IN ({})", placeholders.join(", ")))
-        .expression_attribute_names("#status", STATUS);
-    for (placeholder, status) in placeholders.iter().zip(statuses) {
-        query = query.expression_attribute_values(placeholder, s(status.as_str()));
     }
     query
 }

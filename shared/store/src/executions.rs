@@ -438,7 +438,8 @@ impl IdQuery<'_> {
     }
 }
 
-fn with_status_filter(
+/// Keeps only items whose `status` is one of `statuses` (all when `None`).
+pub(crate) fn with_status_filter(
     query: QueryFluentBuilder,
     statuses: Option<&[ExecutionStatus]>,
 ) -> QueryFluentBuilder {
