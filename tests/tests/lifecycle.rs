@@ -20,29 +20,6 @@ fn wait(ref_id: &str, requisites: &[&str], seconds: u64) -> Value {
 }
 
 impl TestApp {
-    async fn save_and_run(&self, name: &str, stages: Vec<Value>) -> String {
-        let (status, body) = self
-            .post(
-                "/pipelines",
-                &json!({"application": "life", "name": name, "stages": stages}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        self.run(name).await
-    }
-
-    async fn run(&self, name: &str) -> String {
-        let (status, body) = self
-            .post(&format!("/pipelines/life/{name}"), &json!({}))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        body["ref"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("/pipelines/")
-            .to_string()
-    }
-
     async fn wait_for_stage(&self, id: &str, ref_id: &str, status: &str) -> Value {
         self.wait_for_execution(id, &format!("stage {ref_id} to be {status}"), |e| {
             stage(e, ref_id)["status"] == status
@@ -106,7 +83,8 @@ async fn failure_options_decide_branches_and_the_final_status() {
     let app = TestApp::spawn().await;
     // halt this branch: STOPPED, its child never starts, the other branch finishes, SUCCEEDED
     let halt_branch = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "halt-branch",
             vec![
                 judgment("1", &[], json!({"failPipeline": false})),
@@ -117,7 +95,8 @@ async fn failure_options_decide_branches_and_the_final_status() {
         .await;
     // halt this branch and fail once the others complete: TERMINAL after branch 3
     let fail_later = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "fail-later",
             vec![
                 judgment(
@@ -131,7 +110,8 @@ async fn failure_options_decide_branches_and_the_final_status() {
         .await;
     // ignore the failure: FAILED_CONTINUE, downstream runs, SUCCEEDED
     let ignore = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "ignore",
             vec![
                 judgment(
@@ -145,7 +125,8 @@ async fn failure_options_decide_branches_and_the_final_status() {
         .await;
     // default: halt the pipeline, a running sibling is canceled
     let halt_all = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "halt-all",
             vec![judgment("1", &[], json!({})), wait("2", &[], 60)],
         )
@@ -204,7 +185,7 @@ async fn a_disabled_stage_is_skipped_and_downstream_runs() {
     let mut skipped = wait("1", &[], 30);
     skipped["stageEnabled"] = json!({"type": "expression", "expression": "false"});
     let id = app
-        .save_and_run("skipping", vec![skipped, wait("2", &["1"], 0)])
+        .save_and_trigger("life", "skipping", vec![skipped, wait("2", &["1"], 0)])
         .await;
     let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "SUCCEEDED");
@@ -227,7 +208,11 @@ async fn a_disabled_stage_is_skipped_and_downstream_runs() {
 async fn cancel_stops_the_running_stages_and_records_who_and_why() {
     let app = TestApp::spawn().await;
     let id = app
-        .save_and_run("cancel-me", vec![wait("1", &[], 120), wait("2", &["1"], 0)])
+        .save_and_trigger(
+            "life",
+            "cancel-me",
+            vec![wait("1", &[], 120), wait("2", &["1"], 0)],
+        )
         .await;
     app.wait_for_stage(&id, "1", "RUNNING").await;
     let (status, body) = app
@@ -286,7 +271,8 @@ async fn cancel_stops_the_running_stages_and_records_who_and_why() {
 async fn a_paused_execution_starts_nothing_until_resumed() {
     let app = TestApp::spawn().await;
     let id = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "pausable",
             vec![judgment("1", &[], json!({})), wait("2", &["1"], 0)],
         )
@@ -335,7 +321,8 @@ async fn a_paused_execution_starts_nothing_until_resumed() {
 async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
     let app = TestApp::spawn().await;
     let id = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "restartable",
             vec![
                 wait("1", &[], 0),
@@ -404,7 +391,9 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
         "{pipeline_runs:?}"
     );
 
-    let running = app.save_and_run("busy", vec![wait("1", &[], 120)]).await;
+    let running = app
+        .save_and_trigger("life", "busy", vec![wait("1", &[], 120)])
+        .await;
     let execution = app.wait_for_stage(&running, "1", "RUNNING").await;
     let busy_stage = stage(&execution, "1")["id"].as_str().unwrap().to_string();
     let (status, body) = app
@@ -420,10 +409,12 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
 #[tokio::test]
 async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_id() {
     let app = TestApp::spawn().await;
-    let first = app.save_and_run("listed", vec![wait("1", &[], 0)]).await;
+    let first = app
+        .save_and_trigger("life", "listed", vec![wait("1", &[], 0)])
+        .await;
     app.ended(&first).await;
-    let second = app.run("listed").await;
-    let third = app.run("listed").await;
+    let second = app.trigger("life", "listed").await;
+    let third = app.trigger("life", "listed").await;
     let (_, config) = app.get("/applications/life/pipelineConfigs/listed").await;
     let config_id = config["id"].as_str().unwrap();
     app.ended(&second).await;
@@ -479,7 +470,9 @@ async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_i
     assert_eq!(status, 200);
     let (status, _) = app.get(&format!("/pipelines/{first}")).await;
     assert_eq!(status, 404, "deleted");
-    let running = app.save_and_run("long", vec![wait("1", &[], 120)]).await;
+    let running = app
+        .save_and_trigger("life", "long", vec![wait("1", &[], 120)])
+        .await;
     let (status, _) = app
         .http
         .delete(app.url(&format!("/pipelines/{running}")))
@@ -497,13 +490,15 @@ async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_i
 async fn a_stage_that_outlives_its_timeout_fails_or_counts_as_success_when_asked() {
     let app = TestApp::spawn().await;
     let strict = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "strict",
             vec![judgment("1", &[], json!({"stageTimeoutMs": 1000}))],
         )
         .await;
     let lenient = app
-        .save_and_run(
+        .save_and_trigger(
+            "life",
             "lenient",
             vec![
                 judgment(
@@ -550,10 +545,14 @@ async fn a_stage_waits_for_its_execution_window() {
         .unwrap()
         .extend(window(hours).as_object().unwrap().clone());
 
-    let runs_now = app.save_and_run("open-window", vec![open]).await;
+    let runs_now = app
+        .save_and_trigger("life", "open-window", vec![open])
+        .await;
     assert_eq!(app.ended(&runs_now).await["status"], "SUCCEEDED");
 
-    let waits = app.save_and_run("closed-window", vec![closed]).await;
+    let waits = app
+        .save_and_trigger("life", "closed-window", vec![closed])
+        .await;
     let execution = app.wait_for_stage(&waits, "1", "RUNNING").await;
     let stage_id = stage(&execution, "1")["id"].as_str().unwrap().to_string();
     let machine = app

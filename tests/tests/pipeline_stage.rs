@@ -22,18 +22,6 @@ impl TestApp {
         config["id"].as_str().unwrap().to_string()
     }
 
-    async fn trigger(&self, application: &str, name: &str) -> String {
-        let (status, body) = self
-            .post(&format!("/pipelines/{application}/{name}"), &json!({}))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        body["ref"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("/pipelines/")
-            .to_string()
-    }
-
     /// The child started by the parent's stage 1, once the stage has recorded it.
     async fn child_of(&self, parent: &str) -> String {
         let execution = self

@@ -33,25 +33,6 @@ fn fast_retries() -> Delivery {
 }
 
 impl TestApp {
-    async fn run(&self, name: &str, stages: Vec<Value>) -> String {
-        let (status, body) = self
-            .post(
-                "/pipelines",
-                &json!({"application": "sturdy", "name": name, "stages": stages}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let (status, body) = self
-            .post(&format!("/pipelines/sturdy/{name}"), &json!({}))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        body["ref"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("/pipelines/")
-            .to_string()
-    }
-
     /// Stage state machine runs of an execution, per stage id.
     async fn runs_per_stage(&self, id: &str) -> BTreeMap<String, Vec<String>> {
         let machine = self
@@ -121,7 +102,8 @@ fn statuses(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// The suite of pipelines both fault modes must survive, with the outcome each must reach.
 async fn run_suite(app: &TestApp) {
     let diamond = app
-        .run(
+        .save_and_trigger(
+            "sturdy",
             "diamond",
             vec![
                 wait("1", &[]),
@@ -132,7 +114,8 @@ async fn run_suite(app: &TestApp) {
         )
         .await;
     let halt_branch = app
-        .run(
+        .save_and_trigger(
+            "sturdy",
             "halt-branch",
             vec![
                 judgment("1", &[], json!({"failPipeline": false})),
@@ -142,19 +125,22 @@ async fn run_suite(app: &TestApp) {
         )
         .await;
     let halt_all = app
-        .run(
+        .save_and_trigger(
+            "sturdy",
             "halt-all",
             vec![judgment("1", &[], json!({})), judgment("2", &[], json!({}))],
         )
         .await;
     let canceled = app
-        .run(
+        .save_and_trigger(
+            "sturdy",
             "canceled",
             vec![judgment("1", &[], json!({})), wait("2", &["1"])],
         )
         .await;
     let restarted = app
-        .run(
+        .save_and_trigger(
+            "sturdy",
             "restarted",
             vec![judgment("1", &[], json!({})), wait("2", &["1"])],
         )
@@ -265,10 +251,10 @@ async fn a_poison_message_lands_in_the_dead_letter_queue_and_ends_only_its_execu
     })
     .await;
     let poisoned = app
-        .run("poisoned", vec![judgment("1", &[], json!({}))])
+        .save_and_trigger("sturdy", "poisoned", vec![judgment("1", &[], json!({}))])
         .await;
     let bystander = app
-        .run("bystander", vec![judgment("1", &[], json!({}))])
+        .save_and_trigger("sturdy", "bystander", vec![judgment("1", &[], json!({}))])
         .await;
     let execution = app
         .wait_for_execution(&poisoned, "the judgment to wait", |e| {
@@ -353,7 +339,9 @@ async fn executions_resume_when_local_mode_restarts_its_functions() {
         judgment("2", &["1"], json!({})),
         wait("3", &["2"]),
     ];
-    let id = app.run("restartable-host", stages).await;
+    let id = app
+        .save_and_trigger("sturdy", "restartable-host", stages)
+        .await;
     app.wait_for_execution(&id, "the wait to run", |e| {
         stage(e, "1")["status"] == "RUNNING"
     })

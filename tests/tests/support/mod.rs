@@ -134,6 +134,37 @@ impl TestApp {
         }
     }
 
+    /// Triggers `application`/`name` like `spin pipeline execute` (202) and returns the
+    /// execution id.
+    pub async fn trigger(&self, application: &str, name: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/pipelines/{application}/{name}"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("/pipelines/")
+            .to_string()
+    }
+
+    /// Saves a pipeline of `stages` in `application` and triggers it.
+    pub async fn save_and_trigger(
+        &self,
+        application: &str,
+        name: &str,
+        stages: Vec<Value>,
+    ) -> String {
+        let pipeline =
+            serde_json::json!({"application": application, "name": name, "stages": stages});
+        let (status, body) = self.post("/pipelines", &pipeline).await;
+        assert_eq!(status, 200, "{body}");
+        self.trigger(application, name).await
+    }
+
     /// Polls until the execution has ended (any status but RUNNING, NOT_STARTED, PAUSED).
     pub async fn ended(&self, id: &str) -> Value {
         self.wait_for_execution(id, "the execution to end", |execution| {
