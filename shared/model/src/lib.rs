@@ -12,6 +12,7 @@ pub mod listing;
 pub mod pipeline;
 pub mod stage_types;
 mod status;
+pub mod triggers;
 pub mod validation;
 
 pub use execution::{Authentication, Execution, ExecutionType, StageExecution, TaskExecution};

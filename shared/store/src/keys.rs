@@ -44,6 +44,17 @@ pub(crate) fn id_pk(id: &str) -> String {
     format!("ID#{id}")
 }
 
+/// Index of the pipelines listening on a trigger key (`webhook#{source}`,
+/// `pipeline#{upstream id}`); sort key = `PIPELINE#{id}`.
+pub(crate) fn trigger_index_pk(index: &str) -> String {
+    format!("TRIGGER#{index}")
+}
+
+/// An idempotency record: the execution an event started for one pipeline.
+pub(crate) fn trigger_event_pk(event_id: &str, pipeline_id: &str) -> String {
+    format!("TRIGGER_EVENT#{event_id}#{pipeline_id}")
+}
+
 pub(crate) fn history_pk(id: &str) -> String {
     format!("HISTORY#{id}")
 }

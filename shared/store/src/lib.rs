@@ -15,6 +15,7 @@ mod keys;
 mod pipelines;
 mod query;
 mod strategies;
+mod trigger_events;
 mod write;
 
 use std::sync::Arc;

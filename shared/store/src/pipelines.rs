@@ -3,6 +3,7 @@
 
 use gennaker_model::PipelineConfig;
 use gennaker_model::json::now_millis;
+use gennaker_model::triggers;
 use serde_json::{Map, Value};
 
 use crate::Store;
@@ -181,7 +182,7 @@ impl Store {
             return Ok(false);
         };
         let table = &self.tables.pipelines;
-        let writes = [
+        let mut writes = vec![
             delete_config(kind, table, &current)?,
             release_name(kind, table, &current.application, &current.name, id)?,
             write::delete(
@@ -194,9 +195,35 @@ impl Store {
                     .value(":application", s(application)),
             )?,
         ];
+        if kind == ConfigKind::Pipeline {
+            for index in triggers::index_keys(&current.config) {
+                writes.push(delete_trigger_index(table, &index, id)?);
+            }
+        }
         let items = writes.into_iter().map(|write| write.item).collect();
         self.transact(items).await.map_err(|(err, _)| err)?;
         Ok(true)
+    }
+
+    /// The pipelines with a trigger of `kind` (`webhook`, `pipeline`) on `value` (a webhook
+    /// source, an upstream config id), from the index items saves maintain: no scan of
+    /// every config. Enabled flags are the caller's to check.
+    pub async fn find_triggered_pipelines(
+        &self,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<PipelineConfig>> {
+        let pk = keys::trigger_index_pk(&triggers::index_key(kind, value));
+        let items = self.query_all(&self.tables.pipelines, &pk, None).await?;
+        let mut configs = Vec::with_capacity(items.len());
+        for found in &items {
+            let application = item::string(found, APPLICATION)?;
+            let id = item::string(found, PIPELINE_ID)?;
+            if let Some(config) = self.get_pipeline(application, id).await? {
+                configs.push(config);
+            }
+        }
+        Ok(configs)
     }
 
     async fn read_config_by_id(&self, kind: ConfigKind, id: &str) -> Result<Option<Current>> {
@@ -249,6 +276,16 @@ impl Store {
             put_id_lookup(kind, table, &application, id, current)?,
             put_history(kind, table, id, &doc, update_ts, version)?,
         ];
+        if kind == ConfigKind::Pipeline {
+            let old_keys = current.map_or_else(Vec::new, |c| triggers::index_keys(&c.config));
+            let new_keys = triggers::index_keys(config);
+            for index in &new_keys {
+                writes.push(put_trigger_index(table, index, &application, id)?);
+            }
+            for index in old_keys.iter().filter(|old| !new_keys.contains(old)) {
+                writes.push(delete_trigger_index(table, index, id)?);
+            }
+        }
         if let Some(current) = current {
             if current.application != application {
                 writes.push(delete_config(kind, table, current)?);
@@ -437,5 +474,33 @@ fn put_history(
         revision,
         "attribute_not_exists(#pk)",
         Bindings::new().name(PK),
+    )
+}
+
+/// An index item: pipeline `id` (of `application`) listens on trigger index key `index`.
+fn put_trigger_index(table: &str, index: &str, application: &str, id: &str) -> Result<Write> {
+    let mut entry = key(keys::trigger_index_pk(index), keys::pipeline_sk(id));
+    entry.insert(PIPELINE_ID.to_string(), s(id));
+    entry.insert(APPLICATION.to_string(), s(application));
+    write::put(
+        table,
+        entry,
+        "attribute_not_exists(#pk) OR #pipelineId = :id",
+        Bindings::new()
+            .name(PK)
+            .name(PIPELINE_ID)
+            .value(":id", s(id)),
+    )
+}
+
+fn delete_trigger_index(table: &str, index: &str, id: &str) -> Result<Write> {
+    write::delete(
+        table,
+        key(keys::trigger_index_pk(index), keys::pipeline_sk(id)),
+        "attribute_not_exists(#pk) OR #pipelineId = :id",
+        Bindings::new()
+            .name(PK)
+            .name(PIPELINE_ID)
+            .value(":id", s(id)),
     )
 }

@@ -1,26 +1,142 @@
-//! Incoming webhooks (Gate's WebhookController, served by Echo): the request is accepted and
-//! given an event id. Matching it against pipeline triggers comes with the triggers work;
-//! until then nothing is started or stored.
+//! Incoming webhooks (Gate's WebhookController, served by Echo; semantics §7.4):
+//! `POST /webhooks/webhook/{source}` starts every enabled pipeline with an enabled webhook
+//! trigger on that source whose payload constraints match (and whose shared secret, when
+//! it has one, signed the body).
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::Path;
-use serde_json::{Value, json};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use gennaker_model::triggers::{self, WEBHOOK};
+use gennaker_model::{PipelineConfig, new_id};
+use gennaker_store::StoreError;
+use serde_json::{Map, Value, json};
 
+use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
+use crate::routes::launches::prepare;
+
+/// Headers carrying the sender's delivery id (a redelivery repeats it).
+const EVENT_ID_HEADERS: [&str; 2] = ["x-event-id", "x-github-delivery"];
+/// GitHub-style `sha256=<hex>` HMAC-SHA256 of the raw body under the trigger's `secret`.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 /// `POST /webhooks/{type}/{source}` (e.g. `/webhooks/webhook/my-source`): any JSON object
-/// (an empty body or `null` counts as `{}`). 200 `{"eventProcessed": true, "eventId"}`.
+/// (an empty body or `null` counts as `{}`). 200 `{"eventProcessed", "eventId"}`;
+/// `eventProcessed` is false when no pipeline has a webhook trigger on the source (or the
+/// type is not `webhook`). The event id is the `X-Event-Id` (or `X-GitHub-Delivery`)
+/// header, else the body's `eventId`, else new: the same id delivered again starts nothing
+/// new.
 pub async fn receive(
-    Path((_kind, _source)): Path<(String, String)>,
+    State(state): State<AppState>,
+    Path((kind, source)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let _payload = json_object(&body, true)?;
-    Ok(Json(json!({
-        "eventProcessed": true,
-        "eventId": uuid::Uuid::new_v4().to_string(),
-    })))
+    let payload = json_object(&body, true)?;
+    let event_id = event_id(&headers, &payload);
+    let answer =
+        |processed: bool| Json(json!({ "eventProcessed": processed, "eventId": event_id.clone() }));
+    if !kind.eq_ignore_ascii_case(WEBHOOK) {
+        return Ok(answer(false));
+    }
+    let candidates = state
+        .store
+        .find_triggered_pipelines(WEBHOOK, &source)
+        .await?;
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let mut listening = false;
+    for config in candidates.iter().filter(|config| !config.is_disabled()) {
+        let matching = triggers::webhook_triggers(config, &source);
+        listening |= !matching.is_empty();
+        let Some(trigger) = matching.into_iter().find(|trigger| {
+            triggers::signature_ok(trigger, &body, signature)
+                && triggers::payload_matches(trigger, &payload)
+        }) else {
+            continue;
+        };
+        let mut supplied = triggers::webhook_trigger(trigger, &payload, &event_id);
+        let user = trigger
+            .get("runAsUser")
+            .and_then(Value::as_str)
+            .filter(|user| !user.is_empty())
+            .unwrap_or("anonymous");
+        supplied.insert("user".into(), Value::String(user.into()));
+        start_once(&state, config, &event_id, supplied, &headers).await?;
+    }
+    Ok(answer(listening))
+}
+
+/// Starts `config` for the event unless the event already started it.
+async fn start_once(
+    state: &AppState,
+    config: &PipelineConfig,
+    event_id: &str,
+    trigger: Map<String, Value>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let pipeline_id = config.id().unwrap_or_default();
+    let execution_id = state
+        .store
+        .claim_trigger_event(
+            event_id,
+            pipeline_id,
+            &new_id(),
+            state.execution_ttl_seconds,
+        )
+        .await?;
+    if state.store.load_execution(&execution_id).await?.is_none() {
+        let execution = match prepare(config, execution_id.clone(), trigger, headers) {
+            Ok(execution) => execution,
+            Err(refused) => {
+                tracing::warn!(
+                    pipeline_id,
+                    event_id,
+                    ?refused,
+                    "webhook trigger not started"
+                );
+                return Ok(());
+            }
+        };
+        match (state.store)
+            .create_execution(&execution, state.execution_ttl_seconds)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    // Started before, or a crash came between writing and starting: starting the machine
+    // again is a no-op for Step Functions (same name).
+    let Some(stored) = state.store.load_execution(&execution_id).await? else {
+        return Ok(());
+    };
+    let input = json!({ "executionId": execution_id, "application": stored.execution.application });
+    state
+        .step_functions
+        .start_execution(&state.pipeline_state_machine_arn, &execution_id, &input)
+        .await?;
+    Ok(())
+}
+
+fn event_id(headers: &HeaderMap, payload: &Map<String, Value>) -> String {
+    EVENT_ID_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            payload
+                .get("eventId")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// `GET /webhooks/preconfigured`: the preconfigured webhook stages (none yet).

@@ -1,0 +1,189 @@
+//! Triggers through the public API against local mode: webhooks (semantics §7.4).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::TestApp;
+
+const APP: &str = "hooks";
+
+fn pipeline(name: &str, extra: Value) -> Value {
+    let mut pipeline = json!({
+        "application": APP, "name": name,
+        "parameterConfig": [{"name": "env", "default": "staging"}],
+        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 1}]
+    });
+    pipeline
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    pipeline
+}
+
+impl TestApp {
+    async fn save(&self, config: &Value) -> String {
+        let (status, body) = self.post("/pipelines", config).await;
+        assert_eq!(status, 200, "{body}");
+        let name = config["name"].as_str().unwrap();
+        let (_, saved) = self
+            .get(&format!("/applications/{APP}/pipelineConfigs/{name}"))
+            .await;
+        saved["id"].as_str().unwrap().to_string()
+    }
+
+    async fn webhook(&self, source: &str, body: &Value, headers: &[(&str, &str)]) -> Value {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/webhooks/webhook/{source}")))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// The executions of the application started for the pipeline `name`.
+    async fn executions_of(&self, name: &str) -> Vec<Value> {
+        let (status, list) = self
+            .get(&format!("/applications/{APP}/pipelines?limit=100"))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|execution| execution["name"] == name)
+            .cloned()
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn webhooks_start_matching_pipelines_once_per_event() {
+    let app = TestApp::spawn().await;
+    app.create_application(APP).await;
+    let constraints = json!({"branch": "main", "$.repo.name": "^gennaker$"});
+    app.save(&pipeline(
+        "on-push",
+        json!({"triggers": [
+        {"type": "webhook", "enabled": true, "source": "gh", "payloadConstraints": constraints}]}),
+    ))
+    .await;
+    app.save(&pipeline(
+        "trigger-off",
+        json!({"triggers": [
+        {"type": "webhook", "enabled": false, "source": "gh"}]}),
+    ))
+    .await;
+    app.save(&pipeline(
+        "pipeline-off",
+        json!({"disabled": true, "triggers": [
+        {"type": "webhook", "enabled": true, "source": "gh"}]}),
+    ))
+    .await;
+
+    // Constraints not met: processed (someone listens), nothing started.
+    let miss = json!({"branch": "dev", "repo": {"name": "gennaker"}});
+    let ack = app.webhook("gh", &miss, &[]).await;
+    assert_eq!(ack["eventProcessed"], true);
+    let wrong_path = json!({"branch": "main", "repo": {"name": "other"}});
+    app.webhook("gh", &wrong_path, &[]).await;
+    assert!(app.executions_of("on-push").await.is_empty());
+
+    // Matching: one execution with the payload, parameters (defaults filled) and event id.
+    let hit = json!({"branch": "refs/heads/main", "repo": {"name": "gennaker"},
+        "parameters": {"sha": "abc"}});
+    let ack = app
+        .webhook("gh", &hit, &[("X-Event-Id", "delivery-1")])
+        .await;
+    assert_eq!(ack["eventProcessed"], true);
+    assert_eq!(ack["eventId"], "delivery-1");
+    let started = app.executions_of("on-push").await;
+    assert_eq!(started.len(), 1);
+    let trigger = &started[0]["trigger"];
+    assert_eq!(trigger["type"], "webhook");
+    assert_eq!(trigger["source"], "gh");
+    assert_eq!(trigger["eventId"], "delivery-1");
+    assert_eq!(trigger["payload"], hit);
+    assert_eq!(
+        trigger["parameters"],
+        json!({"sha": "abc", "env": "staging"})
+    );
+    let id = started[0]["id"].as_str().unwrap().to_string();
+    app.ended(&id).await;
+
+    // The same delivery again starts nothing new; disabled trigger and pipeline never ran.
+    app.webhook("gh", &hit, &[("X-Event-Id", "delivery-1")])
+        .await;
+    app.webhook(
+        "gh",
+        &json!({"eventId": "delivery-1", "branch": "main", "repo": {"name": "gennaker"}}),
+        &[],
+    )
+    .await;
+    assert_eq!(app.executions_of("on-push").await.len(), 1);
+    assert!(app.executions_of("trigger-off").await.is_empty());
+    assert!(app.executions_of("pipeline-off").await.is_empty());
+
+    // A new delivery starts a second execution.
+    app.webhook("gh", &hit, &[("X-Event-Id", "delivery-2")])
+        .await;
+    assert_eq!(app.executions_of("on-push").await.len(), 2);
+
+    // Unknown source, other webhook types: not processed, nothing started.
+    let ack = app.webhook("nobody-listens", &hit, &[]).await;
+    assert_eq!(ack["eventProcessed"], false);
+    let (status, ack) = app.post("/webhooks/git/gh", &hit).await;
+    assert_eq!((status, &ack["eventProcessed"]), (200, &json!(false)));
+    assert_eq!(app.executions_of("on-push").await.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_secrets_require_a_valid_signature() {
+    let app = TestApp::spawn().await;
+    app.create_application(APP).await;
+    let id = app
+        .save(&pipeline(
+            "signed",
+            json!({"triggers": [
+            {"type": "webhook", "enabled": "true", "source": "signed", "secret": "s3cret"}]}),
+        ))
+        .await;
+    let body = json!({"ref": "main"});
+    let raw = body.to_string();
+    let good = gennaker_model::triggers::sign("s3cret", raw.as_bytes());
+    let bad = gennaker_model::triggers::sign("guess", raw.as_bytes());
+
+    app.webhook("signed", &body, &[]).await;
+    app.webhook("signed", &body, &[("X-Hub-Signature-256", bad.as_str())])
+        .await;
+    assert!(app.executions_of("signed").await.is_empty());
+
+    app.webhook("signed", &body, &[("X-Hub-Signature-256", good.as_str())])
+        .await;
+    let started = app.executions_of("signed").await;
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["pipelineConfigId"], id.as_str());
+    assert!(
+        started[0]["trigger"].get("secret").is_none(),
+        "the secret is not copied"
+    );
+
+    // Deleting the pipeline removes it from the source's listeners.
+    let (status, _) = app
+        .http
+        .delete(app.url(&format!("/pipelines/{APP}/signed")))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 200);
+    let ack = app
+        .webhook("signed", &body, &[("X-Hub-Signature-256", good.as_str())])
+        .await;
+    assert_eq!(ack["eventProcessed"], false);
+    app.stop().await;
+}
