@@ -11,6 +11,7 @@ use gennaker_api::{ApiConfig, AppState};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
 use gennaker_runtime::env::FunctionEnv;
 use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
+use gennaker_triggers::{PipelineTriggers, TriggersConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -215,6 +216,13 @@ fn batch_handler(
             Arc::new(move |event| {
                 let worker = worker.clone();
                 Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        "PipelineTriggersFunction" => {
+            let triggers = PipelineTriggers::new(sdk, TriggersConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let triggers = triggers.clone();
+                Box::pin(async move { triggers.handle_batch(event).await })
             })
         }
         other => bail!("local mode does not know how to host function {other}"),

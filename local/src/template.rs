@@ -29,11 +29,20 @@ const TABLE: &str = "AWS::DynamoDB::Table";
 const QUEUE: &str = "AWS::SQS::Queue";
 const STATE_MACHINE: &str = "AWS::Serverless::StateMachine";
 const EVENT_BUS: &str = "AWS::Events::EventBus";
+const EVENT_RULE: &str = "AWS::Events::Rule";
+const QUEUE_POLICY: &str = "AWS::SQS::QueuePolicy";
 const FUNCTION: &str = "AWS::Serverless::Function";
 const HTTP_API: &str = "AWS::Serverless::HttpApi";
 /// Resource types local mode plays itself instead of creating them in the emulator.
 const PLAYED_LOCALLY: [&str; 2] = [FUNCTION, HTTP_API];
-const CREATED_IN_EMULATOR: [&str; 4] = [TABLE, QUEUE, STATE_MACHINE, EVENT_BUS];
+const CREATED_IN_EMULATOR: [&str; 6] = [
+    TABLE,
+    QUEUE,
+    STATE_MACHINE,
+    EVENT_BUS,
+    EVENT_RULE,
+    QUEUE_POLICY,
+];
 
 /// Properties with no local meaning (IAM, encryption, tags, backups): IAM is not enforced
 /// by the emulator, so they are dropped before resolution rather than reported as unsupported.
@@ -682,6 +691,8 @@ impl Request<'_> {
             QUEUE => self.create_queue().await,
             STATE_MACHINE => self.create_state_machine().await,
             EVENT_BUS => self.create_event_bus().await,
+            EVENT_RULE => self.create_event_rule().await,
+            QUEUE_POLICY => self.create_queue_policy().await,
             other => bail!("local mode cannot create {other}"),
         }
     }
@@ -817,6 +828,116 @@ impl Request<'_> {
             ("QueueName", name.clone()),
         ];
         Ok(self.deployed(QUEUE, name, url, &attributes))
+    }
+
+    /// A rule on a bus with its targets (SQS queues here; the emulator delivers to them).
+    /// `!Ref` is the rule name.
+    async fn create_event_rule(self) -> anyhow::Result<DeployedResource> {
+        let properties = as_object(Some(&self.properties), "Properties")?;
+        let supported = [
+            "Name",
+            "Description",
+            "EventBusName",
+            "EventPattern",
+            "State",
+            "Targets",
+        ];
+        if let Some(unknown) = properties
+            .keys()
+            .find(|key| !supported.contains(&key.as_str()))
+        {
+            bail!("local mode does not support the rule property {unknown}");
+        }
+        let name = match properties.get("Name") {
+            Some(name) => scalar_text(name)?,
+            None => self.default_name(),
+        };
+        let bus = properties
+            .get("EventBusName")
+            .map(scalar_text)
+            .transpose()?;
+        let pattern = properties
+            .get("EventPattern")
+            .context("a rule needs an EventPattern here")?
+            .to_string();
+        let state = match properties
+            .get("State")
+            .map(scalar_text)
+            .transpose()?
+            .as_deref()
+        {
+            Some("DISABLED") => aws_sdk_eventbridge::types::RuleState::Disabled,
+            _ => aws_sdk_eventbridge::types::RuleState::Enabled,
+        };
+        let events = &self.clients.events;
+        let arn = events
+            .put_rule()
+            .name(&name)
+            .set_event_bus_name(bus.clone())
+            .event_pattern(pattern)
+            .state(state)
+            .send()
+            .await?
+            .rule_arn
+            .context("PutRule returned no ARN")?;
+        let mut targets = Vec::new();
+        for target in properties
+            .get("Targets")
+            .and_then(Json::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let target = as_object(Some(target), "Targets[]")?;
+            let field = |key: &str| {
+                target
+                    .get(key)
+                    .map(scalar_text)
+                    .transpose()?
+                    .with_context(|| format!("a rule target needs {key}"))
+            };
+            targets.push(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id(field("Id")?)
+                    .arn(field("Arn")?)
+                    .build()?,
+            );
+        }
+        if !targets.is_empty() {
+            events
+                .put_targets()
+                .rule(&name)
+                .set_event_bus_name(bus)
+                .set_targets(Some(targets))
+                .send()
+                .await?;
+        }
+        let attributes = [("Arn", arn)];
+        Ok(self.deployed(EVENT_RULE, name.clone(), name, &attributes))
+    }
+
+    /// Sets the `Policy` of each queue in `Queues` (URLs).
+    async fn create_queue_policy(self) -> anyhow::Result<DeployedResource> {
+        let properties = as_object(Some(&self.properties), "Properties")?;
+        let document = properties
+            .get("PolicyDocument")
+            .context("a queue policy needs a PolicyDocument")?
+            .to_string();
+        for url in properties
+            .get("Queues")
+            .and_then(Json::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            self.clients
+                .sqs
+                .set_queue_attributes()
+                .queue_url(scalar_text(url)?)
+                .attributes(QueueAttributeName::Policy, &document)
+                .send()
+                .await?;
+        }
+        let name = self.default_name();
+        Ok(self.deployed(QUEUE_POLICY, name.clone(), name, &[]))
     }
 
     /// `!Ref` of an event bus is its name.

@@ -66,6 +66,9 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         "ApiFunction",
         "OrchestratorFunction",
         "ManualJudgmentFunction",
+        "PipelineTriggerQueue",
+        "PipelineTriggerDeadLetterQueue",
+        "PipelineTriggersFunction",
     ] {
         ensure!(
             checked.contains(id),

@@ -187,3 +187,92 @@ async fn webhook_secrets_require_a_valid_signature() {
     assert_eq!(ack["eventProcessed"], false);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn finished_pipelines_trigger_downstream_pipelines_on_listed_statuses() {
+    let app = TestApp::spawn().await;
+    app.create_application(APP).await;
+    let upstream = app
+        .save(&json!({"application": APP, "name": "build", "stages": [
+            {"refId": "1", "requisiteStageRefIds": [], "type": "manualJudgment", "name": "ok?"}]}))
+        .await;
+    let on = |status: Value, enabled: bool| {
+        json!({"triggers": [{"type": "pipeline", "enabled": enabled, "application": APP,
+            "pipeline": upstream, "status": status}]})
+    };
+    app.save(&pipeline("deploy", on(json!(["successful"]), true)))
+        .await;
+    app.save(&pipeline(
+        "rollback",
+        on(json!(["failed", "canceled"]), true),
+    ))
+    .await;
+    app.save(&pipeline(
+        "switched-off",
+        on(json!(["successful", "failed"]), false),
+    ))
+    .await;
+
+    let run = |decision: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .post(&format!("/pipelines/{APP}/build"), &json!({}))
+                .await;
+            assert_eq!(status, 202, "{body}");
+            let id = body["ref"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("/pipelines/")
+                .to_string();
+            app.judge(&id, "1", decision).await;
+            app.ended(&id).await;
+            id
+        }
+    };
+    let first = run("continue").await;
+    let deploys = support::eventually(
+        "deploy to start",
+        std::time::Duration::from_secs(30),
+        || async {
+            let found = app.executions_of("deploy").await;
+            (!found.is_empty()).then_some(found)
+        },
+    )
+    .await;
+    assert_eq!(deploys.len(), 1);
+    let trigger = &deploys[0]["trigger"];
+    assert_eq!(trigger["type"], "pipeline");
+    assert_eq!(trigger["parentExecution"]["id"], first.as_str());
+    assert_eq!(trigger["parentPipelineId"], upstream.as_str());
+    assert_eq!(trigger["parameters"]["env"], "staging");
+    let deploy_id = deploys[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.ended(&deploy_id).await["status"], "SUCCEEDED");
+    assert!(app.executions_of("rollback").await.is_empty());
+
+    let second = run("stop").await;
+    let rollbacks = support::eventually(
+        "rollback to start",
+        std::time::Duration::from_secs(30),
+        || async {
+            let found = app.executions_of("rollback").await;
+            (!found.is_empty()).then_some(found)
+        },
+    )
+    .await;
+    assert_eq!(rollbacks.len(), 1);
+    assert_eq!(
+        rollbacks[0]["trigger"]["parentExecution"]["id"],
+        second.as_str()
+    );
+    assert_eq!(
+        rollbacks[0]["trigger"]["parentExecution"]["status"],
+        "TERMINAL"
+    );
+    let rollback_id = rollbacks[0]["id"].as_str().unwrap().to_string();
+    app.ended(&rollback_id).await;
+    // The downstream runs ending trigger nothing; the disabled trigger never fired.
+    assert_eq!(app.executions_of("deploy").await.len(), 1);
+    assert!(app.executions_of("switched-off").await.is_empty());
+    app.stop().await;
+}

@@ -1,0 +1,254 @@
+//! Pipeline-completion triggers (Orca's DependentPipelineExecutionListener, semantics §2.3):
+//! an EventBridge rule routes `orca:pipeline:complete|failed` events to this function's
+//! queue; every enabled pipeline with an enabled `pipeline` trigger on the upstream config
+//! whose `status` list names the outcome is started once per upstream execution.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_model::json::{now_millis, str_field};
+use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
+use gennaker_model::triggers::{self, PIPELINE};
+use gennaker_model::{ExecutionStatus, PipelineConfig, new_id};
+use gennaker_runtime::batch::{parse_body, process_each};
+use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};
+use gennaker_store::{Store, StoreError, Tables};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    StepFunctions(#[from] StepFunctionsError),
+    #[error("{0}")]
+    BadMessage(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TriggersConfig {
+    pub pipelines_table: String,
+    pub executions_table: String,
+    pub pipeline_state_machine_arn: String,
+    pub execution_retention_days: i64,
+}
+
+impl TriggersConfig {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+        Ok(Self {
+            pipelines_table: env.required("PIPELINES_TABLE")?,
+            executions_table: env.required("EXECUTIONS_TABLE")?,
+            pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
+            execution_retention_days: env
+                .optional("EXECUTION_RETENTION_DAYS")
+                .and_then(|days| days.parse().ok())
+                .unwrap_or(30),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct PipelineTriggers {
+    store: Store,
+    step_functions: StepFunctions,
+    state_machine_arn: String,
+    execution_ttl_seconds: i64,
+}
+
+impl PipelineTriggers {
+    pub fn new(sdk: &aws_config::SdkConfig, config: TriggersConfig) -> Self {
+        let tables = Tables {
+            applications: String::new(),
+            pipelines: config.pipelines_table,
+            executions: config.executions_table,
+        };
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
+            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+            state_machine_arn: config.pipeline_state_machine_arn,
+            execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
+        }
+    }
+
+    /// Each message is an EventBridge event (`detail` = `{executionId, execution}`).
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_each(event, |message| async move {
+            let event: Value = parse_body(&message).map_err(TriggerError::BadMessage)?;
+            self.handle(&event).await
+        })
+        .await
+    }
+
+    pub async fn handle(&self, event: &Value) -> Result<(), TriggerError> {
+        let Some(upstream) = event
+            .pointer("/detail/execution")
+            .and_then(Value::as_object)
+        else {
+            return Err(TriggerError::BadMessage("no detail.execution".into()));
+        };
+        let (Some(upstream_id), Some(config_id)) = (
+            str_field(upstream, "id"),
+            str_field(upstream, "pipelineConfigId"),
+        ) else {
+            return Ok(()); // ad-hoc runs and orchestrations trigger nothing
+        };
+        let status: ExecutionStatus = match upstream.get("status").cloned() {
+            Some(status) => serde_json::from_value(status)
+                .map_err(|err| TriggerError::BadMessage(err.to_string()))?,
+            None => return Err(TriggerError::BadMessage("no execution status".into())),
+        };
+        let candidates = self
+            .store
+            .find_triggered_pipelines(PIPELINE, config_id)
+            .await?;
+        for config in candidates.iter().filter(|config| !config.is_disabled()) {
+            let Some(trigger) = triggers::pipeline_triggers(config, config_id, status)
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            self.start_once(config, trigger, upstream, upstream_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn start_once(
+        &self,
+        config: &PipelineConfig,
+        stored: &Map<String, Value>,
+        upstream: &Map<String, Value>,
+        upstream_id: &str,
+    ) -> Result<(), TriggerError> {
+        let pipeline_id = config.id().unwrap_or_default();
+        let execution_id = self
+            .store
+            .claim_trigger_event(
+                upstream_id,
+                pipeline_id,
+                &new_id(),
+                self.execution_ttl_seconds,
+            )
+            .await?;
+        let application = match self.store.load_execution(&execution_id).await? {
+            Some(existing) => existing.execution.application,
+            None => {
+                let user = str_field(stored, "runAsUser")
+                    .filter(|user| !user.is_empty())
+                    .or_else(|| {
+                        upstream
+                            .get("trigger")
+                            .and_then(|t| t.get("user")?.as_str())
+                    })
+                    .map(str::to_string);
+                let caller = Caller { user, origin: None };
+                let trigger = child_trigger(stored, upstream, upstream_id);
+                let trigger = match resolve_trigger(config, trigger, &caller) {
+                    Ok(trigger) => trigger,
+                    Err(missing) => {
+                        tracing::warn!(pipeline_id, %missing, "pipeline trigger not started");
+                        return Ok(());
+                    }
+                };
+                let execution = build_execution(
+                    config,
+                    execution_id.clone(),
+                    trigger,
+                    &caller,
+                    now_millis(),
+                    new_id,
+                );
+                match (self.store)
+                    .create_execution(&execution, self.execution_ttl_seconds)
+                    .await
+                {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(err) => return Err(err.into()),
+                }
+                execution.application
+            }
+        };
+        let input = json!({ "executionId": execution_id, "application": application });
+        self.step_functions
+            .start_execution(&self.state_machine_arn, &execution_id, &input)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The stored trigger plus the upstream execution (a summary: the full execution may not
+/// fit the child's item), as Orca links them.
+fn child_trigger(
+    stored: &Map<String, Value>,
+    upstream: &Map<String, Value>,
+    upstream_id: &str,
+) -> Map<String, Value> {
+    let summary: Map<String, Value> = [
+        "id",
+        "application",
+        "name",
+        "status",
+        "pipelineConfigId",
+        "type",
+        "startTime",
+        "endTime",
+        "buildTime",
+    ]
+    .iter()
+    .filter_map(|key| Some((key.to_string(), upstream.get(*key)?.clone())))
+    .collect();
+    let mut trigger = stored.clone();
+    trigger.insert("type".into(), json!(PIPELINE));
+    trigger.insert("parentExecution".into(), Value::Object(summary));
+    trigger.insert(
+        "parentPipelineId".into(),
+        upstream
+            .get("pipelineConfigId")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    for (key, field) in [
+        ("parentPipelineName", "name"),
+        ("parentPipelineApplication", "application"),
+        ("parentStatus", "status"),
+    ] {
+        if let Some(value) = upstream.get(field) {
+            trigger.insert(key.into(), value.clone());
+        }
+    }
+    trigger.insert("eventId".into(), json!(format!("{upstream_id}:{PIPELINE}")));
+    trigger
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample event in `events/` (used with `cargo lambda invoke`) links the child.
+    #[test]
+    fn sample_event_becomes_a_linked_child_trigger() {
+        let path = format!(
+            "{}/../../events/pipeline-completion-event.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let upstream = event
+            .pointer("/detail/execution")
+            .unwrap()
+            .as_object()
+            .unwrap();
+        let stored = json!({"type": "pipeline", "enabled": true, "status": ["successful"]});
+        let trigger = child_trigger(stored.as_object().unwrap(), upstream, "01JEXAMPLE");
+        assert_eq!(trigger["type"], "pipeline");
+        assert_eq!(
+            trigger["parentExecution"]["id"],
+            "01JEXAMPLE0000000000000000"
+        );
+        assert_eq!(
+            trigger["parentPipelineId"],
+            "3f1b2c4d-0000-4000-8000-000000000001"
+        );
+        assert_eq!(trigger["parentStatus"], "SUCCEEDED");
+        assert!(trigger["parentExecution"].get("stages").is_none());
+    }
+}
