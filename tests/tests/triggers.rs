@@ -276,3 +276,35 @@ async fn finished_pipelines_trigger_downstream_pipelines_on_listed_statuses() {
     assert!(app.executions_of("switched-off").await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cron_expressions_are_validated_as_quartz() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .get("/cron/validate?expression=0%200%2010%20%3F%20*%20MON-FRI")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"], "Cron expression is valid");
+    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
+    let (status, _) = app
+        .get("/cron/validate?expression=0%200%200%201W%201%2F1%20%3F%20*")
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, body) = app
+        .get("/cron/validate?expression=0%2061%2010%20%3F%20*%20MON")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("minutes field"),
+        "{body}"
+    );
+    let (status, body) = app.get("/cron/validate?expression=*%20*%20*%20*%20*").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("6 or 7 fields"),
+        "{body}"
+    );
+    assert_eq!(app.get("/cron/validate").await.0, 400);
+    app.stop().await;
+}

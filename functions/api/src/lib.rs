@@ -227,6 +227,7 @@ fn gate_routes() -> Router<AppState> {
             "/applications/{application}/executions/search",
             get(execution_reads::search),
         )
+        .route("/cron/validate", get(routes::cron::validate))
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))
 }

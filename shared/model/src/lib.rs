@@ -3,6 +3,7 @@
 
 pub mod application;
 pub mod concurrency;
+pub mod cron;
 pub mod execution;
 pub mod execution_window;
 pub mod json;

@@ -1,5 +1,6 @@
 pub mod applications;
 pub mod credentials;
+pub mod cron;
 pub mod execution_reads;
 pub mod executions;
 pub mod expressions;

@@ -197,6 +197,11 @@ const BULK: &[Param] = &[q(
 const TASK_IDS: &[Param] = &[q("ids", string, "Comma-separated task ids")];
 const SERVICE_ACCOUNTS: &[Param] = &[q("application", string, "Accepted for Gate compatibility")];
 const NONE: &[Param] = &[];
+const CRON: &[Param] = &[q(
+    "expression",
+    string,
+    "A Quartz cron expression (6 or 7 fields), e.g. 0 0 10 ? * MON-FRI",
+)];
 const EXPRESSION: &[Param] = &[q(
     "expression",
     string,
@@ -740,6 +745,16 @@ static OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/cron/validate",
+        "validateUsingGET",
+        "cron",
+        "Validate a Quartz cron expression",
+        CRON,
+        NoBody,
+        J(200, "CronValidation"),
+    ),
+    op(
+        "get",
         "/webhooks/preconfigured",
         "preconfiguredWebhooksUsingGET",
         "webhooks",
@@ -820,6 +835,8 @@ fn components() -> Value {
         "Ref": {"type": "object", "required": ["ref"], "properties": {"ref": {"type": "string"}}},
         "EventRef": {"type": "object", "required": ["eventId", "ref"],
             "properties": {"eventId": {"type": "string"}, "ref": {"type": "string"}}},
+        "CronValidation": {"type": "object", "required": ["response", "description"],
+            "properties": {"response": {"type": "string"}, "description": {"type": "string"}}},
         "WebhookAck": {"type": "object", "required": ["eventProcessed", "eventId"],
             "properties": {"eventProcessed": {"type": "boolean"}, "eventId": {"type": "string"}}},
         "User": open(json!({"username": {"type": "string"}, "email": {"type": "string", "nullable": true},

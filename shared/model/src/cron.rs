@@ -1,0 +1,131 @@
+//! Quartz cron expressions of `cron` triggers (semantics §7.3), checked with the `croner`
+//! crate (no home-made parser): 6 or 7 fields `sec min hour day-of-month month day-of-week
+//! [year]`, `?` required in exactly one of the two day fields (as Quartz requires), Quartz
+//! weekday numbers (1 = Sunday), `L`, `W`, `#`, ranges, lists and steps such as `0/5`.
+//! Spinnaker's hashed `H` (seconds, minutes, hours) depends on the trigger id; validation
+//! accepts it by checking the field as `0`.
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+
+/// Field names in expression order (the problem names the field).
+pub const FIELDS: [&str; 7] = [
+    "seconds",
+    "minutes",
+    "hours",
+    "day-of-month",
+    "month",
+    "day-of-week",
+    "year",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CronProblem(pub String);
+
+/// A valid expression's human description (croner's English), or what is wrong with it.
+pub fn validate(expression: &str) -> Result<String, CronProblem> {
+    let fields: Vec<String> = expression.split_whitespace().map(str::to_string).collect();
+    if !(6..=7).contains(&fields.len()) {
+        return Err(CronProblem(format!(
+            "Cron expression must have 6 or 7 fields (seconds minutes hours day-of-month \
+             month day-of-week [year]), found {}",
+            fields.len()
+        )));
+    }
+    match (fields[3] == "?", fields[5] == "?") {
+        (false, false) => {
+            return Err(CronProblem(
+                "Support for specifying both a day-of-week AND a day-of-month parameter is \
+                 not implemented: one of them must be '?'"
+                    .into(),
+            ));
+        }
+        (true, true) => {
+            return Err(CronProblem(
+                "'?' can only be specified for day-of-month -OR- day-of-week".into(),
+            ));
+        }
+        _ => {}
+    }
+    let fields: Vec<String> = fields
+        .into_iter()
+        .enumerate()
+        .map(|(position, field)| match position {
+            0..=2 if field.eq_ignore_ascii_case("H") => "0".to_string(),
+            _ => field,
+        })
+        .collect();
+    match parse(&fields.join(" ")) {
+        Ok(cron) => Ok(cron.describe()),
+        Err(whole) => Err(CronProblem(field_problem(&fields).unwrap_or(whole))),
+    }
+}
+
+fn parse(expression: &str) -> Result<Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .year(Year::Optional)
+        .alternative_weekdays(true)
+        .build()
+        .parse(expression)
+        .map_err(|err| format!("Invalid cron expression: {err}"))
+}
+
+/// Checks each field alone inside an otherwise valid expression, to name the bad one.
+fn field_problem(fields: &[String]) -> Option<String> {
+    fields.iter().enumerate().find_map(|(position, field)| {
+        let mut probe = ["0", "0", "0", "?", "*", "*", "*"].map(str::to_string);
+        probe[position] = field.clone();
+        let other_day = match position {
+            3 => Some(5),
+            5 => Some(3),
+            _ => None,
+        };
+        if let Some(other) = other_day {
+            probe[other] = if field == "?" { "*" } else { "?" }.to_string();
+        }
+        parse(&probe.join(" "))
+            .err()
+            .map(|err| format!("{} field '{field}' is invalid ({err})", FIELDS[position]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quartz_expressions_that_deck_writes_are_valid() {
+        for expression in [
+            "0 0 10 ? * MON-FRI",
+            "0 0 0 1W 1/1 ? *",
+            "0 0/5 * * * ?",
+            "0 15 10 ? * 6L",
+            "0 15 10 ? * 6#3",
+            "0 0 12 L * ? 2030",
+            "H H 3 ? * 2",
+        ] {
+            assert!(
+                validate(expression).is_ok(),
+                "{expression}: {:?}",
+                validate(expression)
+            );
+        }
+    }
+
+    #[test]
+    fn problems_name_the_field() {
+        assert!(
+            validate("0 0 * * *")
+                .unwrap_err()
+                .0
+                .contains("6 or 7 fields")
+        );
+        assert!(validate("0 0 10 * * MON").unwrap_err().0.contains("'?'"));
+        let bad_minute = validate("0 61 10 ? * MON").unwrap_err().0;
+        assert!(bad_minute.starts_with("minutes field '61'"), "{bad_minute}");
+        let bad_month = validate("0 0 10 ? 13 *").unwrap_err().0;
+        assert!(bad_month.starts_with("month field '13'"), "{bad_month}");
+    }
+}
