@@ -308,3 +308,47 @@ async fn cron_expressions_are_validated_as_quartz() {
     assert_eq!(app.get("/cron/validate").await.0, 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_completion_event_delivered_twice_starts_one_downstream_execution() {
+    let delivery = gennaker_local::Delivery {
+        duplicate: true,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(gennaker_local::LocalOptions {
+        delivery,
+        ..Default::default()
+    })
+    .await;
+    app.create_application(APP).await;
+    let upstream = app.save(&pipeline("first", json!({}))).await;
+    app.save(&pipeline(
+        "second",
+        json!({"triggers": [{"type": "pipeline", "enabled": true,
+        "application": APP, "pipeline": upstream, "status": ["successful"]}]}),
+    ))
+    .await;
+    let (status, body) = app
+        .post(&format!("/pipelines/{APP}/first"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/pipelines/")
+        .to_string();
+    assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
+    let started = support::eventually(
+        "second to start",
+        std::time::Duration::from_secs(30),
+        || async {
+            let found = app.executions_of("second").await;
+            (!found.is_empty()).then_some(found)
+        },
+    )
+    .await;
+    app.ended(started[0]["id"].as_str().unwrap()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(app.executions_of("second").await.len(), 1);
+    app.stop().await;
+}
