@@ -91,9 +91,72 @@ fn field_problem(fields: &[String]) -> Option<String> {
     })
 }
 
+/// Java's `String.hashCode` (over UTF-16 code units, wrapping), which Echo hashes `H` with.
+pub fn java_string_hash(text: &str) -> i32 {
+    text.encode_utf16().fold(0i32, |hash, unit| {
+        hash.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
+}
+
+/// Echo's fuzzing: `H` in the seconds, minutes (0-59) or hours (0-23) field becomes
+/// `abs(triggerId.hashCode() % (max + 1))`.
+pub fn fuzz(expression: &str, trigger_id: &str) -> String {
+    let hash = java_string_hash(trigger_id);
+    expression
+        .split_whitespace()
+        .enumerate()
+        .map(|(position, field)| match position {
+            0..=2 if field.eq_ignore_ascii_case("H") => {
+                let max = if position == 2 { 23 } else { 59 };
+                (hash % (max + 1)).unsigned_abs().to_string()
+            }
+            _ => field.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The EventBridge Scheduler form (`cron(min hour dom month dow year)`) of a valid,
+/// fuzzed Quartz expression. EventBridge has no seconds: the seconds field is dropped and
+/// the schedule fires at second 0 of each matching minute (a list or range of seconds
+/// fires once a minute, not once per listed second). Both use 1 = Sunday, `?`, `L`, `W`
+/// and `#`; a missing year becomes `*`.
+pub fn to_eventbridge(quartz: &str) -> Result<String, CronProblem> {
+    validate(quartz)?;
+    let mut fields: Vec<&str> = quartz.split_whitespace().skip(1).collect();
+    if fields.len() == 5 {
+        fields.push("*");
+    }
+    Ok(format!("cron({})", fields.join(" ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashing_matches_java_string_hash_code() {
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("hello"), 99_162_322);
+        assert_eq!(java_string_hash("Aa"), 2112);
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        // Java: Math.abs(99162322 % 60) = 22, % 24 = 10; MIN_VALUE % 60 = -8 -> 8.
+        assert_eq!(fuzz("H H H ? * MON", "hello"), "22 22 10 ? * MON");
+        assert_eq!(fuzz("H 0 H * * ?", "polygenelubricants"), "8 0 8 * * ?");
+    }
+
+    #[test]
+    fn eventbridge_form_drops_seconds_and_defaults_the_year() {
+        assert_eq!(
+            to_eventbridge("0 0 10 ? * MON-FRI").unwrap(),
+            "cron(0 10 ? * MON-FRI *)"
+        );
+        assert_eq!(
+            to_eventbridge("30 0/5 * * * ? 2030").unwrap(),
+            "cron(0/5 * * * ? 2030)"
+        );
+        assert!(to_eventbridge("0 0 10 * * MON").is_err());
+    }
 
     #[test]
     fn quartz_expressions_that_deck_writes_are_valid() {
