@@ -82,6 +82,8 @@ impl Emulator {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // Step Functions' service integrations call back into moto on this port.
             .env("MOTO_PORT", port.to_string())
+            // The emulator needs no credentials; it never gets the caller's.
+            .envs_remove_aws()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -156,6 +158,22 @@ impl Emulator {
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+/// Removes every `AWS_*` variable from a command's environment.
+trait RemoveAwsVariables {
+    fn envs_remove_aws(&mut self) -> &mut Self;
+}
+
+impl RemoveAwsVariables for Command {
+    fn envs_remove_aws(&mut self) -> &mut Self {
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                self.env_remove(name);
+            }
+        }
+        self
     }
 }
 

@@ -10,7 +10,11 @@ use aws_config::SdkConfig;
 use gennaker_api::{ApiConfig, AppState};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
 use gennaker_runtime::env::FunctionEnv;
+use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
 use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
+use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
+use gennaker_stage_script::{ScriptConfig, ScriptWorker};
+use gennaker_stage_webhook::{WebhookConfig, WebhookWorker};
 use gennaker_triggers::{PipelineTriggers, TriggersConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,6 +36,9 @@ pub struct LocalOptions {
     /// Fault injection for tests: when it answers true for an effect, the orchestrator
     /// fails right before performing it, after persisting the new state.
     pub orchestrator_fault: Option<FaultHook>,
+    /// Values for template parameters instead of their defaults (e.g. `JenkinsMasters`,
+    /// `AllowedUrlPrefixes`), as `sam deploy --parameter-overrides` would pass them.
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl Default for LocalOptions {
@@ -41,6 +48,7 @@ impl Default for LocalOptions {
             stack_name: "gennaker".to_string(),
             delivery: Delivery::default(),
             orchestrator_fault: None,
+            parameters: BTreeMap::new(),
         }
     }
 }
@@ -115,7 +123,8 @@ impl Running {
 pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let emulator = Emulator::start().await?;
     let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
-    let template = Template::load(&project_root().join("template.yaml"))?;
+    let template = Template::load(&project_root().join("template.yaml"))?
+        .with_parameter_values(&options.parameters)?;
     let deployment = deploy(&template, &sdk, &options.stack_name).await?;
     let (api_address, functions) =
         launch_functions(&sdk, &deployment, &options, options.api_port).await?;
@@ -223,6 +232,34 @@ fn batch_handler(
             Arc::new(move |event| {
                 let triggers = triggers.clone();
                 Box::pin(async move { triggers.handle_batch(event).await })
+            })
+        }
+        "WebhookFunction" => {
+            let worker = WebhookWorker::new(sdk, WebhookConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        "JenkinsFunction" => {
+            let worker = JenkinsWorker::new(sdk, JenkinsConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        "ScriptFunction" => {
+            let worker = ScriptWorker::new(sdk, ScriptConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        "PreconditionsFunction" => {
+            let worker = PreconditionsWorker::new(sdk, PreconditionsConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
             })
         }
         other => bail!("local mode does not know how to host function {other}"),

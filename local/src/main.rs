@@ -34,9 +34,20 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
                     .parse()
                     .map_err(|_| anyhow::anyhow!("--port: '{value}' is not a port number"))?;
             }
+            "--parameter" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--parameter needs Name=Value"))?;
+                let (name, value) = value
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--parameter: '{value}' is not Name=Value"))?;
+                options
+                    .parameters
+                    .insert(name.to_string(), value.to_string());
+            }
             "-h" | "--help" => {
                 println!(
-                    "usage: gennaker [local] [--port PORT]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084)."
+                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]...\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would."
                 );
                 std::process::exit(0);
             }

@@ -193,6 +193,22 @@ impl Template {
         self.parameter_defaults.get(name).map(String::as_str)
     }
 
+    /// The template with some parameters given values other than their defaults (as
+    /// `sam deploy --parameter-overrides` does). A name the template does not declare is an
+    /// error, so a typo cannot silently leave a default in place.
+    pub fn with_parameter_values(
+        mut self,
+        values: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Template> {
+        for (name, value) in values {
+            let Some(slot) = self.parameter_defaults.get_mut(name) else {
+                bail!("the template declares no parameter {name}");
+            };
+            *slot = value.clone();
+        }
+        Ok(self)
+    }
+
     /// The folder the template was loaded from (DefinitionUri is relative to it).
     pub fn folder(&self) -> &Path {
         &self.folder

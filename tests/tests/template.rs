@@ -69,6 +69,18 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         "PipelineTriggerQueue",
         "PipelineTriggerDeadLetterQueue",
         "PipelineTriggersFunction",
+        "WebhookQueue",
+        "WebhookDeadLetterQueue",
+        "WebhookFunction",
+        "JenkinsQueue",
+        "JenkinsDeadLetterQueue",
+        "JenkinsFunction",
+        "ScriptQueue",
+        "ScriptDeadLetterQueue",
+        "ScriptFunction",
+        "PreconditionsQueue",
+        "PreconditionsDeadLetterQueue",
+        "PreconditionsFunction",
     ] {
         ensure!(
             checked.contains(id),
@@ -389,11 +401,17 @@ async fn check_function(
         "environment names"
     );
     for (name, value) in &function.environment {
+        let raw = &expected["Environment"]["Variables"][name];
+        // Optional settings (an empty parameter default) may be empty; nothing else.
+        let optional = raw
+            .get("Ref")
+            .and_then(Json::as_str)
+            .and_then(|target| template.parameter_default(target))
+            == Some("");
         ensure!(
-            !value.is_empty() && !value.contains("${"),
+            (optional || !value.is_empty()) && !value.contains("${"),
             "{name} is not resolved: {value:?}"
         );
-        let raw = &expected["Environment"]["Variables"][name];
         match raw.get("Ref").and_then(Json::as_str) {
             Some(target) if template.parameter_default(target).is_some() => {
                 ensure!(

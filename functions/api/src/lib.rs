@@ -25,6 +25,8 @@ pub struct ApiConfig {
     pub execution_retention_days: i64,
     /// `ACCOUNTS`: the accounts `GET /credentials` lists (see `routes::credentials`).
     pub accounts: Option<String>,
+    /// `JENKINS_MASTERS`: the build masters of `GET /v2/builds` (see `routes::builds`).
+    pub jenkins_masters: Option<String>,
 }
 
 impl ApiConfig {
@@ -40,6 +42,7 @@ impl ApiConfig {
                 .and_then(|days| days.parse().ok())
                 .unwrap_or(90),
             accounts: env.optional("ACCOUNTS"),
+            jenkins_masters: env.optional("JENKINS_MASTERS"),
         })
     }
 }
@@ -53,6 +56,7 @@ pub struct AppState {
     pub(crate) orchestration_queue: OrchestrationQueue,
     pub(crate) execution_ttl_seconds: i64,
     pub(crate) accounts: std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub(crate) jenkins: gennaker_jenkins::Jenkins,
 }
 
 impl AppState {
@@ -74,6 +78,7 @@ impl AppState {
             accounts: std::sync::Arc::new(routes::credentials::parse_accounts(
                 config.accounts.as_deref(),
             )),
+            jenkins: routes::builds::jenkins(sdk, config.jenkins_masters.as_deref()),
         }
     }
 }
@@ -230,4 +235,14 @@ fn gate_routes() -> Router<AppState> {
         .route("/cron/validate", get(routes::cron::validate))
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))
+        .route("/v2/builds", get(routes::builds::masters))
+        .route("/v2/builds/{master}/jobs", get(routes::builds::jobs))
+        .route(
+            "/v2/builds/{master}/builds/{*job}",
+            get(routes::builds::builds),
+        )
+        .route(
+            "/v2/builds/{master}/build/{number}/{*job}",
+            get(routes::builds::build),
+        )
 }

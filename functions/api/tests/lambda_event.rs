@@ -21,6 +21,7 @@ async fn an_http_api_event_reaches_the_router() {
         orchestration_queue_url: "http://127.0.0.1:9/queue.fifo".into(),
         execution_retention_days: 1,
         accounts: None,
+        jenkins_masters: None,
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

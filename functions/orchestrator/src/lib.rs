@@ -14,6 +14,8 @@ mod expressions;
 pub mod messages;
 mod stage_input;
 
+use std::collections::BTreeMap;
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_engine::Effect;
 use gennaker_model::concurrency::Admission;
@@ -25,7 +27,9 @@ use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::event_bus::EventBus;
 use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
+use gennaker_runtime::worker_queues::{WorkerQueueError, WorkerQueues};
 use gennaker_store::{Store, StoreError, Tables};
+use gennaker_worker::CancelNotice;
 use serde_json::json;
 use tracing::Instrument;
 
@@ -51,6 +55,8 @@ pub enum OrchestratorError {
     #[error("{0}")]
     Events(#[from] gennaker_runtime::event_bus::PublishError),
     #[error("{0}")]
+    WorkerQueue(#[from] WorkerQueueError),
+    #[error("{0}")]
     BadMessage(String),
     #[error("injected fault before {0}")]
     InjectedFault(String),
@@ -72,7 +78,16 @@ pub struct OrchestratorConfig {
     pub execution_retention_days: i64,
     /// Time zone of stages' execution windows (Orca's `tasks.execution-window.timezone`).
     pub execution_window_time_zone: chrono_tz::Tz,
+    /// Stage type -> worker queue that gets a cancel notice when a running stage of that
+    /// type is canceled (`WEBHOOK_QUEUE_URL`, `JENKINS_QUEUE_URL`).
+    pub cancel_queues: BTreeMap<String, String>,
 }
+
+/// Environment variables naming the worker queues that take cancel notices.
+const CANCEL_QUEUE_VARIABLES: [(&str, &str); 2] = [
+    ("webhook", "WEBHOOK_QUEUE_URL"),
+    ("jenkins", "JENKINS_QUEUE_URL"),
+];
 
 impl OrchestratorConfig {
     pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
@@ -91,6 +106,12 @@ impl OrchestratorConfig {
                 .optional("EXECUTION_WINDOW_TIME_ZONE")
                 .and_then(|zone| zone.parse().ok())
                 .unwrap_or(gennaker_model::execution_window::DEFAULT_TIME_ZONE),
+            cancel_queues: CANCEL_QUEUE_VARIABLES
+                .iter()
+                .filter_map(|(stage_type, variable)| {
+                    Some((stage_type.to_string(), env.optional(variable)?))
+                })
+                .collect(),
         })
     }
 }
@@ -106,6 +127,7 @@ pub struct Orchestrator {
     execution_ttl_seconds: i64,
     fault: Option<FaultHook>,
     window_zone: chrono_tz::Tz,
+    cancel_queues: WorkerQueues,
 }
 
 impl Orchestrator {
@@ -129,6 +151,7 @@ impl Orchestrator {
             execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
             fault: None,
             window_zone: config.execution_window_time_zone,
+            cancel_queues: WorkerQueues::new(aws_sdk_sqs::Client::new(sdk), config.cancel_queues),
         }
     }
 
@@ -252,6 +275,8 @@ impl Orchestrator {
                     self.step_functions
                         .stop_execution(&arn, "execution halted")
                         .await?;
+                    self.send_cancel_notice(execution, &stage_id, attempt)
+                        .await?;
                 }
                 Effect::ReopenExecution { stage_id, attempt } => {
                     // A new pipeline machine run, named after the restart so it is unique; it
@@ -276,6 +301,34 @@ impl Orchestrator {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Tells the worker of a canceled stage to stop what it started outside (a Jenkins build,
+    /// a webhook's remote work). Stopping the stage machine alone cannot: between two polls
+    /// no worker runs. Workers handle a notice once per attempt, so a repeat is harmless.
+    async fn send_cancel_notice(
+        &self,
+        execution: &Execution,
+        stage_id: &str,
+        attempt: u32,
+    ) -> Result<(), OrchestratorError> {
+        let Some(stage) = execution.stage(stage_id) else {
+            return Ok(());
+        };
+        if !self.cancel_queues.has(&stage.stage_type) {
+            return Ok(());
+        }
+        let notice = CancelNotice {
+            execution_id: execution.id.clone(),
+            stage_id: stage_id.to_string(),
+            attempt,
+            stage_type: stage.stage_type.clone(),
+            context: stage.context.clone(),
+        };
+        self.cancel_queues
+            .send(&stage.stage_type, &notice.to_message())
+            .await?;
         Ok(())
     }
 

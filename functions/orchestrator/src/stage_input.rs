@@ -24,6 +24,8 @@ pub fn for_stage(
         "name": stage.name,
         "waitSeconds": wait_seconds(stage),
         "timeoutSeconds": timeout_seconds(stage),
+        // Polling workers check the stage timeout against it on every poll.
+        "startTime": stage.start_time,
         // A pipeline stage asks the orchestrator (on the same FIFO queue where the stage
         // machine later reports) to start its child; the two messages need distinct ids.
         "startChildDeduplicationId": format!("{}-start-child", stage.state_machine_execution_name(&execution.id)),

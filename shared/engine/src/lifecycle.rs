@@ -200,6 +200,39 @@ fn stage_and_completed_downstream(execution: &Execution, stage_id: &str) -> Vec<
     reset
 }
 
+/// Type-specific leftovers of the previous run (Orca's `prepareStageForRestart`), so the
+/// new attempt's worker does not mistake them for its own progress.
+fn forget_previous_run(stage: &mut StageExecution) {
+    let context = &mut stage.context;
+    match stage.stage_type.as_str() {
+        "manualJudgment" => {
+            context.remove("judgmentStatus");
+            context.remove("lastModifiedBy");
+        }
+        // A restarted pipeline stage starts a new child.
+        "pipeline" => {
+            for key in ["executionId", "executionName", "status"] {
+                context.remove(key);
+            }
+        }
+        "jenkins" | "script" => {
+            if let Some(build_info) = context.remove("buildInfo") {
+                let details = context.entry("restartDetails").or_insert_with(|| json!({}));
+                if let Value::Object(details) = details {
+                    details.insert("previousBuildInfo".into(), build_info);
+                }
+            }
+            context.remove("buildNumber");
+            context.remove("queuedBuild");
+        }
+        "webhook" => {
+            context.remove("webhook");
+            context.remove("statusEndpoint");
+        }
+        _ => {}
+    }
+}
+
 /// Orca's restart reset: NOT_STARTED, no times, tasks reset, type-specific leftovers
 /// dropped; the restarted stage records who restarted it and the exception it had.
 fn reset_for_restart(stage: &mut StageExecution, user: &str, now: i64, is_restarted_stage: bool) {
@@ -210,19 +243,7 @@ fn reset_for_restart(stage: &mut StageExecution, user: &str, now: i64, is_restar
             json!({ "restartedBy": user, "restartTime": now, "previousException": previous_exception }),
         );
     }
-    match stage.stage_type.as_str() {
-        "manualJudgment" => {
-            stage.context.remove("judgmentStatus");
-            stage.context.remove("lastModifiedBy");
-        }
-        // A restarted pipeline stage starts a new child.
-        "pipeline" => {
-            for key in ["executionId", "executionName", "status"] {
-                stage.context.remove(key);
-            }
-        }
-        _ => {}
-    }
+    forget_previous_run(stage);
     stage.status = ExecutionStatus::NotStarted;
     stage.start_time = None;
     stage.end_time = None;

@@ -450,3 +450,58 @@ fn an_abort_ends_the_execution_terminal_with_a_readable_exception() {
         "a finished execution is left alone"
     );
 }
+
+#[test]
+fn restarting_forgets_the_previous_build_or_webhook_of_the_stage() {
+    let execution = started(vec![
+        stage(
+            "1",
+            &[],
+            json!({"type": "jenkins", "master": "ci", "job": "build"}),
+        ),
+        stage(
+            "2",
+            &[],
+            json!({"type": "webhook", "url": "https://x.example.com"}),
+        ),
+    ]);
+    let build = |status| {
+        Event::StageFinished {
+        stage_id: stage_id("1"),
+        attempt: 1,
+        status,
+        context: json!({"buildNumber": 7, "queuedBuild": "12", "buildInfo": {"number": 7, "result": "FAILURE"}})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        outputs: Default::default(),
+        now: 20,
+    }
+    };
+    let (execution, _) = apply(execution, &build(Terminal));
+    let (execution, effects) = apply(execution, &restart("1", 40));
+    assert_eq!(effects[1], start("1", 2));
+    let context = &execution.stage_by_ref_id("1").unwrap().context;
+    assert!(context.get("buildNumber").is_none() && context.get("queuedBuild").is_none());
+    assert!(context.get("buildInfo").is_none());
+    assert_eq!(context["restartDetails"]["previousBuildInfo"]["number"], 7);
+    assert_eq!(context["master"], "ci", "the stage's configuration stays");
+
+    let hook = Event::StageFinished {
+        stage_id: stage_id("2"),
+        attempt: 1,
+        status: Succeeded,
+        context: json!({"webhook": {"statusCodeValue": 200}, "statusEndpoint": "https://x.example.com/1"})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        outputs: Default::default(),
+        now: 50,
+    };
+    let (execution, _) = apply(execution, &hook);
+    let (execution, _) = apply(execution, &finished("1", 2, Succeeded, 60));
+    let (execution, _) = apply(execution, &restart("2", 70));
+    let context = &execution.stage_by_ref_id("2").unwrap().context;
+    assert!(context.get("webhook").is_none() && context.get("statusEndpoint").is_none());
+    assert_eq!(context["url"], "https://x.example.com");
+}

@@ -29,6 +29,26 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         task_name: "monitorPipeline",
         implementing_class: "com.netflix.spinnaker.orca.front50.tasks.MonitorPipelineTask",
     },
+    StageType {
+        key: "webhook",
+        task_name: "createWebhook",
+        implementing_class: "com.netflix.spinnaker.orca.webhook.tasks.CreateWebhookTask",
+    },
+    StageType {
+        key: "jenkins",
+        task_name: "monitorJenkinsJob",
+        implementing_class: "com.netflix.spinnaker.orca.igor.tasks.MonitorJenkinsJobTask",
+    },
+    StageType {
+        key: "script",
+        task_name: "runScript",
+        implementing_class: "com.netflix.spinnaker.orca.igor.tasks.StartScriptTask",
+    },
+    StageType {
+        key: "checkPreconditions",
+        task_name: "checkPrecondition",
+        implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.ExpressionPreconditionTask",
+    },
 ];
 
 pub fn stage_type(key: &str) -> Option<&'static StageType> {

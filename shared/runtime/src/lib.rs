@@ -9,3 +9,4 @@ pub mod event_bus;
 pub mod logging;
 pub mod queue;
 pub mod step_functions;
+pub mod worker_queues;

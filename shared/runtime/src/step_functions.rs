@@ -83,6 +83,32 @@ impl StepFunctions {
         }
     }
 
+    /// Tells Step Functions the task of `task_token` is still being worked on. Also the way a
+    /// worker learns that nobody waits for its answer any more: the token was answered, timed
+    /// out, or its execution was stopped (a canceled stage) -> `NoLongerWaiting`.
+    pub async fn send_task_heartbeat(
+        &self,
+        task_token: &str,
+    ) -> Result<TokenAnswer, StepFunctionsError> {
+        let result = self
+            .client
+            .send_task_heartbeat()
+            .task_token(task_token)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(TokenAnswer::Delivered),
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.is_task_does_not_exist() || e.is_task_timed_out() || e.is_invalid_token()
+                }) =>
+            {
+                Ok(TokenAnswer::NoLongerWaiting)
+            }
+            Err(error) => Err(failure("SendTaskHeartbeat", error)),
+        }
+    }
+
     /// Stops an execution; one that does not exist or already ended is fine.
     pub async fn stop_execution(
         &self,

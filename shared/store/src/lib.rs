@@ -14,6 +14,7 @@ mod item;
 mod keys;
 mod pipelines;
 mod query;
+mod stage_items;
 mod strategies;
 mod trigger_events;
 mod write;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use execution_lists::ExecutionFilter;
 pub use executions::StoredExecution;
+pub use stage_items::LoadedStage;
 
 /// The table names (they differ per stack and per test).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_jenkins;
+pub mod webhook_target;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,19 @@ impl TestApp {
     /// Starts local mode on a free port with a stack name unique to this test.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(LocalOptions::default()).await
+    }
+
+    /// [`TestApp::spawn`] with template parameters set (`("AllowedUrlPrefixes", "...")`),
+    /// as `sam deploy --parameter-overrides` would set them.
+    pub async fn spawn_with_parameters(parameters: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with(LocalOptions {
+            parameters: parameters
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            ..LocalOptions::default()
+        })
+        .await
     }
 
     /// Starts local mode with these options (delivery and fault knobs), on a free port and
@@ -192,6 +208,21 @@ impl TestApp {
             .patch(&path, &serde_json::json!({"judgmentStatus": decision}))
             .await;
         assert_eq!(status, 200, "{body}");
+    }
+
+    /// Cancels an execution through the API.
+    pub async fn cancel(&self, id: &str) {
+        let response = self
+            .http
+            .put(self.url(&format!("/pipelines/{id}/cancel")))
+            .send()
+            .await
+            .expect("PUT cancel");
+        assert!(
+            response.status().is_success(),
+            "cancel: {}",
+            response.status()
+        );
     }
 
     pub async fn stop(self) {

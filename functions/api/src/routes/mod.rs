@@ -1,4 +1,5 @@
 pub mod applications;
+pub mod builds;
 pub mod credentials;
 pub mod cron;
 pub mod execution_reads;

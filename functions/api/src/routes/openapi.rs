@@ -763,6 +763,46 @@ static OPERATIONS: &[Operation] = &[
         NoBody,
         J(200, "AnyList"),
     ),
+    op(
+        "get",
+        "/v2/builds",
+        "getBuildMastersUsingGET",
+        "builds",
+        "Names of the configured build masters (Jenkins)",
+        NONE,
+        NoBody,
+        J(200, "AnyList"),
+    ),
+    op(
+        "get",
+        "/v2/builds/{master}/jobs",
+        "getJobsForBuildMasterUsingGET",
+        "builds",
+        "Jobs of a build master (folder/job/child in folders)",
+        NONE,
+        NoBody,
+        J(200, "AnyList"),
+    ),
+    op(
+        "get",
+        "/v2/builds/{master}/builds/{*job}",
+        "getBuildsUsingGET",
+        "builds",
+        "Builds of a job, newest first",
+        NONE,
+        NoBody,
+        J(200, "AnyList"),
+    ),
+    op(
+        "get",
+        "/v2/builds/{master}/build/{number}/{*job}",
+        "getBuildUsingGET",
+        "builds",
+        "One build of a job",
+        NONE,
+        NoBody,
+        J(200, "AnyObject"),
+    ),
 ];
 
 /// The schemas the operations refer to.
@@ -949,6 +989,7 @@ fn operation(spec: &Operation) -> Value {
 fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*'))
 }
 
 /// OpenAPI 3.0 wants `items` on every array schema and no empty `required` lists.
@@ -972,8 +1013,9 @@ fn tidy(schema: &mut Value) {
 pub fn openapi() -> Value {
     let mut paths = Map::new();
     for spec in OPERATIONS {
+        // `{*job}` (a path that may hold slashes) is `{job}` in OpenAPI.
         let entry = paths
-            .entry(spec.path.to_string())
+            .entry(spec.path.replace("{*", "{"))
             .or_insert_with(|| json!({}));
         entry[spec.method] = operation(spec);
     }

@@ -1,0 +1,384 @@
+//! The webhook stage worker (semantics §4.11): calls `url`, and with `waitForCompletion`
+//! polls a status URL until the status says the work is done; on cancel it calls
+//! `cancelEndpoint`. Every URL goes through the outbound rules (no metadata endpoint, no
+//! private ranges unless configured). The stage ends with the response in `context.webhook`.
+
+pub mod webhook;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_model::ExecutionStatus;
+use gennaker_model::json::now_millis;
+use gennaker_outbound::{Outbound, OutboundError, OutboundResponse, RulesConfigError, UrlRules};
+use gennaker_runtime::batch::{parse_body, process_each};
+use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_runtime::step_functions::StepFunctions;
+use gennaker_store::{LoadedStage, Store, Tables};
+use gennaker_worker::{
+    Answer, CancelNotice, Incoming, Liveness, Progress, StageInput, TaskMessage, WorkerError,
+    exception,
+};
+use serde_json::{Map, Value, json};
+
+use crate::webhook::{Call, Next};
+
+/// Default seconds between two polls of a status URL.
+pub const DEFAULT_POLL_SECONDS: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Missing(#[from] MissingVariable),
+    #[error("{0}")]
+    Rules(#[from] RulesConfigError),
+    #[error("POLL_SECONDS: '{0}' is not a number of seconds")]
+    PollSeconds(String),
+}
+
+/// Configuration read once at cold start.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub executions_table: String,
+    /// `ALLOWED_URL_PREFIXES`, `ALLOW_PRIVATE_NETWORKS` (see `gennaker_outbound`).
+    pub rules: UrlRules,
+    /// `POLL_SECONDS`: seconds between status polls (default 10).
+    pub poll_seconds: u64,
+}
+
+impl WebhookConfig {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, ConfigError> {
+        Ok(Self {
+            executions_table: env.required("EXECUTIONS_TABLE")?,
+            rules: UrlRules::from_env(env)?,
+            poll_seconds: poll_seconds(env)?,
+        })
+    }
+}
+
+/// `POLL_SECONDS` (default 10), shared by the polling workers.
+pub fn poll_seconds(env: &FunctionEnv) -> Result<u64, ConfigError> {
+    match env.optional("POLL_SECONDS") {
+        None => Ok(DEFAULT_POLL_SECONDS),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::PollSeconds(text)),
+    }
+}
+
+#[derive(Clone)]
+pub struct WebhookWorker {
+    progress: Progress,
+    outbound: Outbound,
+    poll_seconds: u64,
+}
+
+impl WebhookWorker {
+    pub fn new(sdk: &aws_config::SdkConfig, config: WebhookConfig) -> Self {
+        let tables = Tables {
+            // Only stage items of executions; the role has no access to other tables.
+            applications: String::new(),
+            pipelines: String::new(),
+            executions: config.executions_table,
+        };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), tables);
+        Self {
+            progress: Progress::new(
+                Some(store),
+                StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+            ),
+            outbound: Outbound::new(config.rules),
+            poll_seconds: config.poll_seconds,
+        }
+    }
+
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_each(event, |message| async move {
+            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
+                Incoming::Task(task) => self.handle_task(task).await,
+                Incoming::Cancel { cancel } => self.handle_cancel(cancel).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
+        let input = &task.stage;
+        let span = tracing::info_span!("webhook", execution_id = %input.execution_id, stage_id = %input.stage_id);
+        let _entered = span.enter();
+        let answer = match self.progress.liveness(input).await? {
+            Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
+            Liveness::Paused(_) => Answer::running(self.poll_seconds, input.previous_context()),
+            Liveness::Active(loaded) => self.step(input, loaded).await?,
+        };
+        self.progress.answer(&task.task_token, &answer).await
+    }
+
+    /// One poll: create the webhook, or check its status.
+    async fn step(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
+        // Progress: the previous answer of this attempt, else what an earlier delivery of
+        // this message recorded on the stage.
+        let previous = input.previous_context();
+        let webhook = previous
+            .get("webhook")
+            .or_else(|| loaded.stage.context.get("webhook"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if input.timed_out(now_millis()) {
+            return Ok(Answer::timed_out(wrap(webhook)));
+        }
+        if let Some(endpoint) = webhook.get("statusEndpoint").and_then(Value::as_str) {
+            return Ok(self.monitor(input, endpoint.to_string(), webhook).await);
+        }
+        if webhook.get("sent") == Some(&json!(true)) {
+            // A redelivery of the poll that sent a fire-and-forget webhook: never twice.
+            return Ok(finish(ExecutionStatus::Succeeded, None, webhook));
+        }
+        self.create(input, loaded, webhook).await
+    }
+
+    async fn create(
+        &self,
+        input: &StageInput,
+        loaded: LoadedStage,
+        previous: Map<String, Value>,
+    ) -> Result<Answer, WorkerError> {
+        let config = &input.context;
+        let call = match webhook::create_call(config) {
+            Ok(call) => call,
+            Err(error) => return Ok(terminal(error, Map::new())),
+        };
+        let attempt = previous
+            .get("createAttempts")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32
+            + 1;
+        let response = match self.send(&call).await {
+            Ok(response) => response,
+            Err(error) if error.is_retryable() => {
+                let mut webhook = Map::new();
+                webhook.insert("error".into(), json!(error.to_string()));
+                if attempt < webhook::DEFAULT_CREATE_ATTEMPTS {
+                    webhook.insert("createAttempts".into(), json!(attempt));
+                    return Ok(Answer::running(self.poll_seconds, wrap(webhook)));
+                }
+                let message = format!("{error} (tried {attempt} times)");
+                return Ok(terminal(message, webhook));
+            }
+            Err(error) => {
+                let webhook = Map::from_iter([("error".to_string(), json!(error.to_string()))]);
+                return Ok(terminal(error.to_string(), webhook));
+            }
+        };
+        let mut webhook = webhook::response_context(&response);
+        match webhook::after_create(config, &response, attempt) {
+            Next::Poll { .. } => {
+                webhook.insert("createAttempts".into(), json!(attempt));
+                Ok(Answer::running(self.poll_seconds, wrap(webhook)))
+            }
+            Next::Finish {
+                status,
+                error: Some(error),
+            } => {
+                webhook.insert("error".into(), json!(error));
+                Ok(finish(status, Some(error), webhook))
+            }
+            Next::Finish {
+                status,
+                error: None,
+            } if !webhook::waits_for_completion(config) => {
+                // Recorded before answering, so a redelivered message does not send it again.
+                webhook.insert("sent".into(), json!(true));
+                let context = wrap(webhook.clone());
+                if self
+                    .progress
+                    .record(input, loaded, &context)
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Answer::finished(
+                        ExecutionStatus::Canceled,
+                        context,
+                        Map::new(),
+                    ));
+                }
+                Ok(finish(status, None, webhook))
+            }
+            Next::Finish { .. } => {
+                let endpoint = match webhook::status_endpoint(config, &response) {
+                    Ok(endpoint) => endpoint,
+                    Err(error) => {
+                        let error = format!("Exception while resolving status check URL: {error}");
+                        webhook.insert("error".into(), json!(error));
+                        return Ok(terminal(error, webhook));
+                    }
+                };
+                webhook.insert("statusEndpoint".into(), json!(endpoint));
+                let progress = wrap(webhook.clone());
+                let mut context = progress.clone();
+                context.insert("statusEndpoint".into(), json!(endpoint));
+                if self
+                    .progress
+                    .record(input, loaded, &context)
+                    .await?
+                    .is_none()
+                {
+                    // Canceled while the webhook was being called: nobody else knows it was.
+                    tracing::info!("the stage was canceled while its webhook was called");
+                    self.call_cancel_endpoint(config).await?;
+                    return Ok(Answer::finished(
+                        ExecutionStatus::Canceled,
+                        context,
+                        Map::new(),
+                    ));
+                }
+                let wait = webhook::wait_before_monitor(config).unwrap_or(self.poll_seconds);
+                Ok(Answer::running(wait, context))
+            }
+        }
+    }
+
+    async fn monitor(
+        &self,
+        input: &StageInput,
+        endpoint: String,
+        mut webhook: Map<String, Value>,
+    ) -> Answer {
+        let config = &input.context;
+        let call = match webhook::monitor_call(config, &endpoint) {
+            Ok(call) => call,
+            Err(error) => return terminal(error, webhook),
+        };
+        let mut monitor = webhook
+            .get("monitor")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let next = match self.send(&call).await {
+            Ok(response) => {
+                monitor.remove("error");
+                webhook::after_monitor(config, &response, &mut monitor)
+            }
+            Err(error) if error.is_retryable() => {
+                let failures = monitor
+                    .get("unreachable")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    + 1;
+                monitor.insert("unreachable".into(), json!(failures));
+                monitor.insert("error".into(), json!(error.to_string()));
+                if failures >= u64::from(webhook::MAX_MONITOR_ERRORS) {
+                    Next::Finish {
+                        status: ExecutionStatus::Terminal,
+                        error: Some(format!("{error} ({failures} times in a row)")),
+                    }
+                } else {
+                    Next::Poll { wait: None }
+                }
+            }
+            Err(error) => {
+                monitor.insert("error".into(), json!(error.to_string()));
+                Next::Finish {
+                    status: ExecutionStatus::Terminal,
+                    error: Some(error.to_string()),
+                }
+            }
+        };
+        if matches!(next, Next::Finish { .. }) || !monitor.contains_key("error") {
+            monitor.remove("unreachable");
+        }
+        webhook.insert("monitor".into(), Value::Object(monitor));
+        match next {
+            Next::Poll { wait } => {
+                Answer::running(wait.unwrap_or(self.poll_seconds), wrap(webhook))
+            }
+            Next::Finish { status, error } => finish(status, error, webhook),
+        }
+    }
+
+    /// Calls `cancelEndpoint` of a canceled stage whose webhook was sent.
+    pub async fn handle_cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
+        let span = tracing::info_span!("webhook-cancel", execution_id = %notice.execution_id, stage_id = %notice.stage_id);
+        let _entered = span.enter();
+        let Some(context) = self.progress.cancel_to_handle(&notice).await? else {
+            return Ok(());
+        };
+        if context.contains_key("webhook") {
+            self.call_cancel_endpoint(&context).await?;
+        }
+        self.progress.cancel_handled(&notice).await
+    }
+
+    /// `Err` (the message comes back) only when the endpoint could not be reached.
+    async fn call_cancel_endpoint(&self, context: &Map<String, Value>) -> Result<(), WorkerError> {
+        let call = match webhook::cancel_call(context) {
+            Ok(Some(call)) => call,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "the cancel endpoint is misconfigured");
+                return Ok(());
+            }
+        };
+        match self.send(&call).await {
+            Ok(response) => {
+                tracing::info!(status = response.status, "called the cancel endpoint");
+                Ok(())
+            }
+            Err(error) if error.is_retryable() => Err(WorkerError::BadMessage(format!(
+                "the cancel endpoint could not be reached: {error}"
+            ))),
+            Err(error) => {
+                tracing::warn!(%error, "the cancel endpoint was not called");
+                Ok(())
+            }
+        }
+    }
+
+    async fn send(&self, call: &Call) -> Result<OutboundResponse, OutboundError> {
+        let mut request = self.outbound.request(call.method.clone(), &call.url)?;
+        for (name, value) in &call.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        self.outbound.send(request).await
+    }
+}
+
+fn wrap(webhook: Map<String, Value>) -> Map<String, Value> {
+    Map::from_iter([("webhook".to_string(), Value::Object(webhook))])
+}
+
+fn terminal(error: String, webhook: Map<String, Value>) -> Answer {
+    finish(ExecutionStatus::Terminal, Some(error), webhook)
+}
+
+fn finish(status: ExecutionStatus, error: Option<String>, webhook: Map<String, Value>) -> Answer {
+    let mut context = wrap(webhook);
+    if let Some(error) = error {
+        context.insert("exception".into(), exception(&error));
+    }
+    Answer::finished(status, context, Map::new())
+}
+
+#[cfg(test)]
+mod sample_events {
+    use super::*;
+
+    /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
+    #[test]
+    fn sample_event_parses_into_a_task_message() {
+        let path = format!(
+            "{}/../../events/webhook-task.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event: SqsEvent =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+            panic!("not a task message");
+        };
+        assert_eq!(task.stage.stage_type, "webhook");
+        assert!(webhook::create_call(&task.stage.context).is_ok());
+    }
+}
