@@ -50,7 +50,8 @@ fn window_start(execution: &Execution, stage: &StageExecution, zone: Tz, now: i6
 }
 
 /// The stage's timeout: `stageTimeoutMs` when set, else Orca's default for its task
-/// (12 hours to monitor a child pipeline, 3 days otherwise, as for manual judgment).
+/// (12 hours to monitor a child pipeline, 2 hours for a Jenkins build or a script, 3 days
+/// otherwise, as for manual judgment).
 fn timeout_seconds(stage: &StageExecution) -> u64 {
     let configured = stage
         .context
@@ -63,6 +64,8 @@ fn timeout_seconds(stage: &StageExecution) -> u64 {
     match configured {
         Some(millis) if millis > 0.0 => (millis / 1000.0).ceil().max(1.0) as u64,
         _ if stage.stage_type == "pipeline" => 12 * 3600,
+        // Orca's monitorJenkinsJob gives a build two hours.
+        _ if matches!(stage.stage_type.as_str(), "jenkins" | "script") => 2 * 3600,
         _ => 3 * 24 * 3600,
     }
 }
@@ -127,6 +130,9 @@ mod tests {
         let mut pipeline = stage(json!({"stageTimeoutMs": 0}));
         pipeline.stage_type = "pipeline".into();
         assert_eq!(timeout_seconds(&pipeline), 43_200);
+        let mut jenkins = stage(json!({}));
+        jenkins.stage_type = "jenkins".into();
+        assert_eq!(timeout_seconds(&jenkins), 7_200);
     }
 
     #[test]

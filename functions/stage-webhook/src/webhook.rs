@@ -188,7 +188,8 @@ pub fn after_create(
     attempt: u32,
 ) -> Next {
     let status = response.status;
-    let fail_fast = int_list(context, "failFastStatusCodes").unwrap_or_default();
+    // Orca's default: a gateway timeout fails at once rather than being retried.
+    let fail_fast = int_list(context, "failFastStatusCodes").unwrap_or_else(|| vec![504]);
     if fail_fast.contains(&i64::from(status)) {
         return finish_with(
             ExecutionStatus::Terminal,
@@ -503,6 +504,16 @@ mod tests {
                 DEFAULT_CREATE_ATTEMPTS
             )),
             Some(ExecutionStatus::Terminal)
+        );
+        assert_eq!(
+            finished(&after_create(&plain, &response(504, json!({})), 1)),
+            Some(ExecutionStatus::Terminal),
+            "504 fails fast by default"
+        );
+        let none = context(json!({"failFastStatusCodes": []}));
+        assert_eq!(
+            after_create(&none, &response(504, json!({})), 1),
+            Next::Poll { wait: None }
         );
         let fail_fast = context(json!({"failFastStatusCodes": [503]}));
         assert_eq!(
