@@ -18,9 +18,10 @@ use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{LoadedStage, Store, Tables};
 use gennaker_worker::{
     Answer, CancelNotice, Incoming, Liveness, Progress, StageInput, TaskMessage, WorkerError,
-    properties,
+    properties, stage_span,
 };
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 /// Default seconds between two polls.
 pub const DEFAULT_POLL_SECONDS: u64 = 10;
@@ -107,8 +108,15 @@ impl JenkinsWorker {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         process_each(event, |message| async move {
             match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => self.handle_task(task).await,
-                Incoming::Cancel { cancel } => self.handle_cancel(cancel).await,
+                Incoming::Task(task) => {
+                    let span =
+                        stage_span("jenkins", &task.stage.execution_id, &task.stage.stage_id);
+                    self.handle_task(task).instrument(span).await
+                }
+                Incoming::Cancel { cancel } => {
+                    let span = stage_span("jenkins-cancel", &cancel.execution_id, &cancel.stage_id);
+                    self.handle_cancel(cancel).instrument(span).await
+                }
             }
         })
         .await
@@ -116,8 +124,6 @@ impl JenkinsWorker {
 
     pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
         let input = &task.stage;
-        let span = tracing::info_span!("jenkins", execution_id = %input.execution_id, stage_id = %input.stage_id);
-        let _entered = span.enter();
         let answer = match self.progress.liveness(input).await? {
             Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
             Liveness::Paused(_) => Answer::running(self.poll_seconds, input.previous_context()),
@@ -405,8 +411,6 @@ impl JenkinsWorker {
 
     /// Stops what a canceled stage started: its build, or its queue item.
     pub async fn handle_cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
-        let span = tracing::info_span!("jenkins-cancel", execution_id = %notice.execution_id, stage_id = %notice.stage_id);
-        let _entered = span.enter();
         let Some(context) = self.progress.cancel_to_handle(&notice).await? else {
             return Ok(());
         };

@@ -23,8 +23,11 @@ use gennaker_runtime::batch::{parse_body, process_each};
 use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{Store, Tables};
-use gennaker_worker::{Answer, Incoming, Progress, TaskMessage, WorkerError, exception};
+use gennaker_worker::{
+    Answer, Incoming, Progress, TaskMessage, WorkerError, exception, stage_span,
+};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 /// Seconds to wait before checking again while the execution is paused.
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
@@ -67,7 +70,14 @@ impl PreconditionsWorker {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         process_each(event, |message| async move {
             match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => self.handle_task(task).await,
+                Incoming::Task(task) => {
+                    let span = stage_span(
+                        "preconditions",
+                        &task.stage.execution_id,
+                        &task.stage.stage_id,
+                    );
+                    self.handle_task(task).instrument(span).await
+                }
                 Incoming::Cancel { .. } => Ok(()),
             }
         })
@@ -76,8 +86,6 @@ impl PreconditionsWorker {
 
     pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
         let input = &task.stage;
-        let span = tracing::info_span!("preconditions", execution_id = %input.execution_id, stage_id = %input.stage_id);
-        let _entered = span.enter();
         let execution = self
             .store
             .load_execution(&input.execution_id)

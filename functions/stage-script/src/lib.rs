@@ -45,9 +45,10 @@ use gennaker_runtime::batch::{parse_body, process_each};
 use gennaker_runtime::env::FunctionEnv;
 use gennaker_runtime::step_functions::{StepFunctions, TokenAnswer};
 use gennaker_worker::{
-    Answer, Incoming, Progress, TaskMessage, WorkerError, properties, receive_count,
+    Answer, Incoming, Progress, TaskMessage, WorkerError, properties, receive_count, stage_span,
 };
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 pub use run::KEPT_LOG_BYTES;
 use run::{Ending, Job};
@@ -140,7 +141,10 @@ impl ScriptWorker {
         process_each(event, |message| async move {
             let deliveries = receive_count(&message);
             match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => self.handle_task(task, deliveries).await,
+                Incoming::Task(task) => {
+                    let span = stage_span("script", &task.stage.execution_id, &task.stage.stage_id);
+                    self.handle_task(task, deliveries).instrument(span).await
+                }
                 // The orchestrator sends no cancel notices for scripts; a running script
                 // learns of its cancel from a refused heartbeat.
                 Incoming::Cancel { .. } => Ok(()),
@@ -152,8 +156,6 @@ impl ScriptWorker {
     /// `deliveries`: how often SQS delivered this message (its receive count).
     pub async fn handle_task(&self, task: TaskMessage, deliveries: u32) -> Result<(), WorkerError> {
         let input = &task.stage;
-        let span = tracing::info_span!("script", execution_id = %input.execution_id, stage_id = %input.stage_id);
-        let _entered = span.enter();
         if deliveries > 1 {
             if !self.progress.still_waiting(&task.task_token).await? {
                 tracing::info!("a redelivered script message whose answer was already given");

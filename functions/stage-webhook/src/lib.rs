@@ -15,9 +15,10 @@ use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{LoadedStage, Store, Tables};
 use gennaker_worker::{
     Answer, CancelNotice, Incoming, Liveness, Progress, StageInput, TaskMessage, WorkerError,
-    exception,
+    exception, stage_span,
 };
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::webhook::{Call, Next};
 
@@ -94,8 +95,15 @@ impl WebhookWorker {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         process_each(event, |message| async move {
             match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => self.handle_task(task).await,
-                Incoming::Cancel { cancel } => self.handle_cancel(cancel).await,
+                Incoming::Task(task) => {
+                    let span =
+                        stage_span("webhook", &task.stage.execution_id, &task.stage.stage_id);
+                    self.handle_task(task).instrument(span).await
+                }
+                Incoming::Cancel { cancel } => {
+                    let span = stage_span("webhook-cancel", &cancel.execution_id, &cancel.stage_id);
+                    self.handle_cancel(cancel).instrument(span).await
+                }
             }
         })
         .await
@@ -103,8 +111,6 @@ impl WebhookWorker {
 
     pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
         let input = &task.stage;
-        let span = tracing::info_span!("webhook", execution_id = %input.execution_id, stage_id = %input.stage_id);
-        let _entered = span.enter();
         let answer = match self.progress.liveness(input).await? {
             Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
             Liveness::Paused(_) => Answer::running(self.poll_seconds, input.previous_context()),
@@ -298,8 +304,6 @@ impl WebhookWorker {
 
     /// Calls `cancelEndpoint` of a canceled stage whose webhook was sent.
     pub async fn handle_cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
-        let span = tracing::info_span!("webhook-cancel", execution_id = %notice.execution_id, stage_id = %notice.stage_id);
-        let _entered = span.enter();
         let Some(context) = self.progress.cancel_to_handle(&notice).await? else {
             return Ok(());
         };

@@ -126,6 +126,11 @@ pub struct CancelNotice {
     pub context: Map<String, Value>,
 }
 
+/// The span of one message's handling: the worker kind, execution and stage ids.
+pub fn stage_span(worker: &'static str, execution_id: &str, stage_id: &str) -> tracing::Span {
+    tracing::info_span!("stage_worker", worker, execution_id, stage_id)
+}
+
 /// How often SQS has delivered `message` (1 on the first delivery).
 pub fn receive_count(message: &aws_lambda_events::sqs::SqsMessage) -> u32 {
     message
