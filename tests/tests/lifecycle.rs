@@ -432,16 +432,22 @@ async fn finished_executions_can_be_deleted_and_executions_listed_by_config_or_i
         ))
         .await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = body
-        .as_array()
-        .unwrap()
+    let listed = body.as_array().unwrap();
+    let mut ids: Vec<&str> = listed.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let start_times: Vec<i64> = listed
         .iter()
-        .map(|e| e["id"].as_str().unwrap())
+        .map(|e| e["startTime"].as_i64().unwrap())
         .collect();
+    assert!(
+        start_times.is_sorted(),
+        "listed by start time, oldest first: {start_times:?}"
+    );
+    // Triggered back to back, either may have started first.
+    ids.sort();
     assert_eq!(
         ids,
         vec![second.as_str(), third.as_str()],
-        "the two newest succeeded, oldest first"
+        "the two newest that succeeded"
     );
     let (status, body) = app
         .get(&format!("/executions?pipelineConfigIds={config_id}"))
