@@ -43,6 +43,19 @@ fn fan_out_and_join(application: &str) -> Value {
     })
 }
 
+/// Stage 1, then `width` stages in parallel, then one stage joining them all.
+fn wide_fan_out(application: &str, width: usize) -> Value {
+    let wait = |ref_id: String, requisites: Vec<String>| {
+        json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait",
+               "name": format!("Wait {ref_id}"), "waitTime": 0})
+    };
+    let branches: Vec<String> = (2..width + 2).map(|n| n.to_string()).collect();
+    let mut stages = vec![wait("1".into(), vec![])];
+    stages.extend(branches.iter().map(|b| wait(b.clone(), vec!["1".into()])));
+    stages.push(wait("join".into(), branches));
+    json!({"application": application, "name": "Wide", "stages": stages})
+}
+
 /// A message taken from the orchestration queue and not yet deleted.
 struct Delivery {
     message: OrchestrationMessage,
@@ -145,6 +158,39 @@ impl Rig {
                 .unwrap_or_else(|error| panic!("not an orchestration message ({error}): {body}")),
             receipt_handle: message.receipt_handle.expect("a receipt handle"),
         })
+    }
+
+    /// Takes `count` messages off the queue in one receive, as they are (body and receipt
+    /// handle), once they have all arrived. A FIFO queue holds back a group's later messages
+    /// while earlier ones are in flight, so an incomplete receive is handed straight back.
+    async fn receive_together(&self, count: usize) -> Vec<aws_sdk_sqs::types::Message> {
+        eventually("the messages to arrive together", DEADLINE, || async {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = output.messages.unwrap_or_default();
+            if messages.len() >= count {
+                return Some(messages);
+            }
+            for message in &messages {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().expect("a receipt handle"))
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .expect("ChangeMessageVisibility");
+            }
+            None
+        })
+        .await
     }
 
     async fn next_delivery(&self, what: &str) -> Delivery {
@@ -455,6 +501,71 @@ async fn a_crash_between_persisting_and_acting_is_healed_by_redelivery() {
     );
     let execution = rig.load(&id).await.execution;
     assert_eq!(execution, crashed, "the redelivery only acted");
+    assert_eq!(rig.stage_runs(&id).await, one_run_per_stage(&execution));
+    rig.stop().await;
+}
+
+/// Lambda hands the orchestrator up to ten messages of one FIFO group at once, and the
+/// orchestrator applies consecutive stage reports of one execution together. Branch reports
+/// arriving in one batch, one of them twice, each count once and start the join.
+#[tokio::test]
+async fn branch_reports_arriving_in_one_batch_are_each_applied_once() {
+    let rig = Rig::start().await;
+    let width = 4;
+    let id = rig.launch(wide_fan_out("batched", width)).await;
+    let start = rig.next_delivery("the StartExecution message").await;
+    rig.deliver(&start.message, 1).await;
+    rig.acknowledge(&start).await;
+    let first_stage = rig
+        .load(&id)
+        .await
+        .execution
+        .stage_by_ref_id("1")
+        .unwrap()
+        .id
+        .clone();
+    let first = rig.deliver_until_finished(&first_stage).await;
+    rig.deliver(&first.message, 1).await;
+    rig.acknowledge(&first).await;
+
+    let reports = rig.receive_together(width).await;
+    assert_eq!(reports.len(), width, "only the branch reports are queued");
+    let mut batch = aws_lambda_events::sqs::SqsEvent::default();
+    for (index, message) in reports.iter().chain(reports.first()).enumerate() {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = Some(format!("m{index}"));
+        record.body = message.body.clone();
+        record
+            .attributes
+            .insert("MessageGroupId".into(), id.clone());
+        batch.records.push(record);
+    }
+    let response = rig.orchestrator.handle_batch(batch).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "every message of the batch succeeds"
+    );
+    let execution = rig.load(&id).await.execution;
+    for branch in 2..width + 2 {
+        assert_eq!(
+            stage_status(&execution, &branch.to_string()),
+            ExecutionStatus::Succeeded
+        );
+    }
+    assert_eq!(stage_status(&execution, "join"), ExecutionStatus::Running);
+    for message in &reports {
+        let receipt = message.receipt_handle().expect("a receipt handle");
+        rig.sqs
+            .delete_message()
+            .queue_url(&rig.queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .expect("DeleteMessage");
+    }
+
+    let execution = rig.pump_until_complete(&id, 1).await;
+    assert_succeeded_throughout(&execution);
     assert_eq!(rig.stage_runs(&id).await, one_run_per_stage(&execution));
     rig.stop().await;
 }

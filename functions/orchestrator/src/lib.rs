@@ -16,19 +16,19 @@ mod stage_input;
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use gennaker_engine::Effect;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use gennaker_engine::{Effect, Event};
 use gennaker_model::concurrency::Admission;
 use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
 use gennaker_model::{Execution, ExecutionStatus};
-use gennaker_runtime::batch::{parse_body, process_in_order};
+use gennaker_runtime::batch::{GroupFailure, parse_body, process_groups_in_order};
 use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::event_bus::EventBus;
 use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
 use gennaker_runtime::worker_queues::{WorkerQueueError, WorkerQueues};
-use gennaker_store::{Store, StoreError, Tables};
+use gennaker_store::{Store, StoreError, StoredExecution, Tables};
 use gennaker_worker::CancelNotice;
 use serde_json::json;
 use tracing::Instrument;
@@ -163,35 +163,73 @@ impl Orchestrator {
 
     /// Lambda entry point: one FIFO batch, partial failures reported.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_in_order(event, |message| async move {
-            let parsed: OrchestrationMessage =
-                parse_body(&message).map_err(OrchestratorError::BadMessage)?;
-            self.handle(parsed).await
+        process_groups_in_order(event, |messages| async move {
+            self.handle_group(messages).await
         })
         .await
+    }
+
+    /// One message group (one execution) of a batch, in order. Consecutive stage reports
+    /// are applied together with one read and one write: a wide fan-in would otherwise reload
+    /// and rewrite the whole execution once per finished branch.
+    async fn handle_group(
+        &self,
+        messages: Vec<SqsMessage>,
+    ) -> Result<(), GroupFailure<OrchestratorError>> {
+        let parsed: Vec<Result<OrchestrationMessage, String>> =
+            messages.iter().map(parse_body).collect();
+        let mut processed = 0;
+        while processed < parsed.len() {
+            let fail = |error| GroupFailure { processed, error };
+            let message = match &parsed[processed] {
+                Ok(message) => message,
+                Err(reason) => return Err(fail(OrchestratorError::BadMessage(reason.clone()))),
+            };
+            let reports = consecutive_reports(&parsed[processed..], message.execution_id());
+            if reports.len() > 1 {
+                self.handle_reports(&reports).await.map_err(fail)?;
+                processed += reports.len();
+            } else {
+                self.handle(message.clone()).await.map_err(fail)?;
+                processed += 1;
+            }
+        }
+        Ok(())
     }
 
     pub async fn handle(&self, message: OrchestrationMessage) -> Result<(), OrchestratorError> {
         let execution_id = message.execution_id().to_string();
         let span = tracing::info_span!("orchestrate", execution_id = %execution_id);
-        self.handle_with_retries(&message).instrument(span).await
+        retry_on_conflict(&execution_id, || self.apply_once(&message))
+            .instrument(span)
+            .await
     }
 
-    async fn handle_with_retries(
+    /// Several `StageFinished` reports of one execution, applied in order as one change.
+    async fn handle_reports(
         &self,
-        message: &OrchestrationMessage,
+        reports: &[&OrchestrationMessage],
     ) -> Result<(), OrchestratorError> {
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            match self.apply_once(message).await {
-                Err(OrchestratorError::Store(StoreError::Conflict(reason))) => {
-                    tracing::debug!(%reason, "lost a write race; retrying from a fresh read");
-                }
-                other => return other,
-            }
-        }
-        Err(OrchestratorError::Contended(
-            message.execution_id().to_string(),
-        ))
+        let execution_id = reports[0].execution_id().to_string();
+        let span = tracing::info_span!("orchestrate", execution_id = %execution_id, reports = reports.len());
+        retry_on_conflict(&execution_id, || async {
+            let stored = self.load(&execution_id).await?;
+            let now = now_millis();
+            let events: Vec<Event> = reports
+                .iter()
+                .filter_map(|report| report.engine_event(now))
+                .collect();
+            self.apply_and_act(stored, &events).await
+        })
+        .instrument(span)
+        .await
+    }
+
+    async fn load(&self, execution_id: &str) -> Result<StoredExecution, OrchestratorError> {
+        self.store
+            .load_execution(execution_id)
+            .await?
+            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))
     }
 
     async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
@@ -207,11 +245,7 @@ impl Orchestrator {
                 .await;
         }
         let execution_id = message.execution_id();
-        let mut stored = self
-            .store
-            .load_execution(execution_id)
-            .await?
-            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))?;
+        let mut stored = self.load(execution_id).await?;
         if let OrchestrationMessage::StartExecution { task_token, .. } = message
             && stored.pipeline_task_token.as_deref() != Some(task_token.as_str())
         {
@@ -230,23 +264,51 @@ impl Orchestrator {
             tracing::info!("waiting for a free slot of its pipeline's concurrency limit");
             return Ok(());
         }
-        let (next, effects) = gennaker_engine::apply_with(
-            stored.execution.clone(),
-            &event,
-            &expressions::ExpressionConditions,
-        );
-        let effects = if next == stored.execution {
-            // Already applied (a redelivery): re-issue what the stored state implies.
-            gennaker_engine::pending_effects(&next)
-        } else {
+        self.apply_and_act(stored, &[event]).await
+    }
+
+    /// Applies `events` in order to the stored execution, persists the result once and acts
+    /// on the effects.
+    async fn apply_and_act(
+        &self,
+        stored: StoredExecution,
+        events: &[Event],
+    ) -> Result<(), OrchestratorError> {
+        let mut next = stored.execution.clone();
+        let mut effects: Vec<Effect> = Vec::new();
+        let mut transitions = Vec::new();
+        let mut redelivered = false;
+        for event in events {
+            let (after, caused) = gennaker_engine::apply_with(
+                next.clone(),
+                event,
+                &expressions::ExpressionConditions,
+            );
+            if after == next {
+                redelivered = true;
+            } else {
+                transitions.extend(gennaker_engine::lifecycle_events(&next, &after));
+            }
+            next = after;
+            effects.extend(caused);
+        }
+        if redelivered {
+            // An event already applied: its effects may have been lost in a crash after the
+            // save, so re-issue what the stored state implies (all idempotent).
+            effects.extend(gennaker_engine::pending_effects(&next));
+        }
+        if next != stored.execution {
             // Published before persisting: a crash in between republishes (consumers dedupe
             // on the detail's eventId) rather than losing an event.
-            self.publish_transitions(&stored.execution, &next).await?;
+            self.publish(transitions).await?;
             self.store.save_execution(&stored, &next).await?;
-            effects
-        };
-        self.perform(&next, stored.pipeline_task_token.as_deref(), effects)
-            .await
+        }
+        self.perform(
+            &next,
+            stored.pipeline_task_token.as_deref(),
+            distinct(effects),
+        )
+        .await
     }
 
     async fn perform(
@@ -332,16 +394,14 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn publish_transitions(
+    async fn publish(
         &self,
-        before: &Execution,
-        after: &Execution,
+        transitions: Vec<gennaker_engine::LifecycleEvent>,
     ) -> Result<(), OrchestratorError> {
-        let events: Vec<(String, serde_json::Value)> =
-            gennaker_engine::lifecycle_events(before, after)
-                .into_iter()
-                .map(|event| (event.detail_type, event.detail))
-                .collect();
+        let events: Vec<(String, serde_json::Value)> = transitions
+            .into_iter()
+            .map(|event| (event.detail_type, event.detail))
+            .collect();
         if !events.is_empty() {
             self.events.publish(events).await?;
         }
@@ -383,6 +443,53 @@ impl Orchestrator {
             .await?;
         Ok(())
     }
+}
+
+/// The `StageFinished` reports of `execution_id` at the head of `messages`.
+fn consecutive_reports<'a>(
+    messages: &'a [Result<OrchestrationMessage, String>],
+    execution_id: &str,
+) -> Vec<&'a OrchestrationMessage> {
+    messages
+        .iter()
+        .map_while(|parsed| {
+            parsed.as_ref().ok().filter(|message| {
+                matches!(message, OrchestrationMessage::StageFinished { .. })
+                    && message.execution_id() == execution_id
+            })
+        })
+        .collect()
+}
+
+/// Runs `attempt` again from a fresh read while it loses optimistic-locking races.
+async fn retry_on_conflict<F, Fut>(
+    execution_id: &str,
+    mut attempt: F,
+) -> Result<(), OrchestratorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), OrchestratorError>>,
+{
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        match attempt().await {
+            Err(OrchestratorError::Store(StoreError::Conflict(reason))) => {
+                tracing::debug!(%reason, "lost a write race; retrying from a fresh read");
+            }
+            other => return other,
+        }
+    }
+    Err(OrchestratorError::Contended(execution_id.to_string()))
+}
+
+/// `effects` without repeats, first occurrence kept (two reports may imply the same start).
+fn distinct(effects: Vec<Effect>) -> Vec<Effect> {
+    let mut kept: Vec<Effect> = Vec::with_capacity(effects.len());
+    for effect in effects {
+        if !kept.contains(&effect) {
+            kept.push(effect);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

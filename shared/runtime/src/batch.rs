@@ -32,6 +32,46 @@ where
     response(failures)
 }
 
+/// A group's handler stopped at message `processed` (the messages before it are done).
+#[derive(Debug)]
+pub struct GroupFailure<E> {
+    pub processed: usize,
+    pub error: E,
+}
+
+/// Processes a FIFO batch one message group at a time, handing the handler all of a group's
+/// messages (in order) at once, so it can apply several messages about one thing with one
+/// read and one write. When the handler stops at a message, that message and the rest of its
+/// group are reported as failures; other groups are unaffected.
+pub async fn process_groups_in_order<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(Vec<SqsMessage>) -> Fut,
+    Fut: Future<Output = Result<(), GroupFailure<E>>>,
+    E: std::fmt::Display,
+{
+    let mut groups: Vec<(Option<String>, Vec<SqsMessage>)> = Vec::new();
+    for message in event.records {
+        let group = message.attributes.get("MessageGroupId").cloned();
+        match groups.iter_mut().find(|(known, _)| *known == group) {
+            Some((_, messages)) => messages.push(message),
+            None => groups.push((group, vec![message])),
+        }
+    }
+    let mut failures = Vec::new();
+    for (_, messages) in groups {
+        let ids: Vec<String> = messages
+            .iter()
+            .map(|message| message.message_id.clone().unwrap_or_default())
+            .collect();
+        if let Err(GroupFailure { processed, error }) = handle(messages).await {
+            let failed = &ids[processed.min(ids.len())..];
+            tracing::warn!(message_id = ?failed.first(), %error, "message failed; it and the later messages of its group will be retried");
+            failures.extend_from_slice(failed);
+        }
+    }
+    response(failures)
+}
+
 /// Processes a standard-queue batch: each message on its own.
 pub async fn process_each<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
 where
@@ -109,6 +149,32 @@ mod tests {
         .await;
         assert_eq!(seen, vec!["a1", "b1", "b2", "c1"]);
         assert_eq!(failed(&response), vec!["a1", "a2"]);
+    }
+
+    #[tokio::test]
+    async fn groups_get_their_messages_together_and_fail_from_where_they_stopped() {
+        let mut seen = Vec::new();
+        let response =
+            process_groups_in_order(event(&["a1", "b1", "a2", "b2", "a3", "c1"]), |messages| {
+                let ids: Vec<String> = messages
+                    .into_iter()
+                    .map(|m| m.message_id.unwrap())
+                    .collect();
+                seen.push(ids.join(","));
+                let stop_at = if ids[0] == "a1" { Some(1) } else { None };
+                async move {
+                    match stop_at {
+                        Some(processed) => Err(GroupFailure {
+                            processed,
+                            error: "boom",
+                        }),
+                        None => Ok(()),
+                    }
+                }
+            })
+            .await;
+        assert_eq!(seen, vec!["a1,a2,a3", "b1,b2", "c1"]);
+        assert_eq!(failed(&response), vec!["a2", "a3"]);
     }
 
     #[tokio::test]
