@@ -162,6 +162,61 @@ async fn limit_concurrent_runs_one_at_a_time_and_the_newest_waiting_one_wins() {
     app.stop().await;
 }
 
+/// Semantics §3.13: a restart reopens a finished execution, which then needs its pipeline's
+/// slot like a new one; while another execution holds it, the restart waits NOT_STARTED.
+#[tokio::test]
+async fn restarting_a_finished_execution_of_a_limited_pipeline_waits_for_the_slot() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app
+        .post(
+            "/pipelines",
+            &judged_pipeline("restart-waits", json!({"limitConcurrent": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let first = app.start("restart-waits").await;
+    app.release(&first).await;
+    let second = app.start("restart-waits").await;
+    app.wait_for_execution(&second, "the second to hold the slot", |e| {
+        stage(e, "1")["status"] == "RUNNING"
+    })
+    .await;
+
+    let (_, finished) = app.get(&format!("/pipelines/{first}")).await;
+    let judgment = stage(&finished, "1")["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{first}/stages/{judgment}/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let queued = app
+        .wait_for_execution(&first, "the restart to queue", |e| {
+            e["status"] == "NOT_STARTED"
+        })
+        .await;
+    assert_eq!(
+        stage(&queued, "1")["status"],
+        "SUCCEEDED",
+        "nothing reran yet"
+    );
+    assert_eq!(app.status(&second).await, "RUNNING");
+
+    app.release(&second).await;
+    let rerun = app
+        .wait_for_execution(&first, "the restart to run once the slot is free", |e| {
+            stage(e, "1")["status"] == "RUNNING"
+        })
+        .await;
+    assert_eq!(
+        stage(&rerun, "1")["context"]["restartDetails"]["restartedBy"],
+        "frank"
+    );
+    app.release(&first).await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn keep_waiting_pipelines_start_in_arrival_order_and_max_concurrency_allows_several() {
     let app = TestApp::spawn().await;

@@ -27,26 +27,6 @@ impl TestApp {
         .await
     }
 
-    async fn put(&self, path: &str, user: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .put(self.url(path))
-            .header("x-spinnaker-user", user)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
-    }
-
     async fn stage_machine_runs(&self, prefix: &str) -> Vec<(String, String)> {
         let machine = self
             .running

@@ -257,14 +257,49 @@ impl Orchestrator {
         let Some(event) = message.engine_event(now_millis()) else {
             return Ok(());
         };
-        let wants_to_start = matches!(event, gennaker_engine::Event::Start { .. })
+        if let Event::RestartStage {
+            stage_id,
+            user,
+            now,
+        } = &event
+            && self.restart_must_wait(&stored.execution, stage_id).await?
+        {
+            tracing::info!(
+                stage_id,
+                "restart waits for a free slot of its pipeline's concurrency limit"
+            );
+            let queued = gennaker_engine::queue_restart(&stored.execution, stage_id, user, *now);
+            self.store.save_execution(&stored, &queued).await?;
+            return Ok(());
+        }
+        let wants_to_start = matches!(event, Event::Start { .. })
             && stored.execution.status == ExecutionStatus::NotStarted
             && !stored.execution.canceled;
         if wants_to_start && self.admit(&stored.execution).await? == Admission::Wait {
             tracing::info!("waiting for a free slot of its pipeline's concurrency limit");
             return Ok(());
         }
+        if wants_to_start
+            && let Some((before_queueing, restart)) =
+                gennaker_engine::take_queued_restart(&stored.execution, now_millis())
+        {
+            return self
+                .apply_and_act_from(stored, before_queueing, &[restart])
+                .await;
+        }
         self.apply_and_act(stored, &[event]).await
+    }
+
+    /// A restart reopens a completed execution, which then needs a slot of its pipeline's
+    /// concurrency limit like a new one (semantics §3.13).
+    async fn restart_must_wait(
+        &self,
+        execution: &Execution,
+        stage_id: &str,
+    ) -> Result<bool, OrchestratorError> {
+        Ok(execution.status.is_complete()
+            && gennaker_engine::can_restart(execution, stage_id)
+            && self.admit(execution).await? == Admission::Wait)
     }
 
     /// Applies `events` in order to the stored execution, persists the result once and acts
@@ -274,7 +309,19 @@ impl Orchestrator {
         stored: StoredExecution,
         events: &[Event],
     ) -> Result<(), OrchestratorError> {
-        let mut next = stored.execution.clone();
+        let current = stored.execution.clone();
+        self.apply_and_act_from(stored, current, events).await
+    }
+
+    /// As [`Self::apply_and_act`], starting from `current` (the stored execution, or what it
+    /// stands for) and saving over what was stored.
+    async fn apply_and_act_from(
+        &self,
+        stored: StoredExecution,
+        current: Execution,
+        events: &[Event],
+    ) -> Result<(), OrchestratorError> {
+        let mut next = current;
         let mut effects: Vec<Effect> = Vec::new();
         let mut transitions = Vec::new();
         let mut redelivered = false;

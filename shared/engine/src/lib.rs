@@ -10,10 +10,12 @@ mod completion;
 mod conditions;
 mod events;
 mod lifecycle;
+mod queued_restart;
 mod stages;
 
 pub use conditions::{LiteralConditions, StageConditions};
 pub use events::{LifecycleEvent, lifecycle_events};
+pub use queued_restart::{can_restart, queue_restart, take_queued_restart};
 
 use gennaker_model::{Execution, ExecutionStatus};
 use serde_json::{Map, Value};

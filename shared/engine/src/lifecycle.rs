@@ -133,14 +133,7 @@ pub(crate) fn restart_stage(
     now: i64,
     effects: &mut Vec<Effect>,
 ) {
-    let Some(stage) = execution.stage(stage_id) else {
-        return;
-    };
-    let restartable = stage.status.is_complete() || stage.status == ExecutionStatus::NotStarted;
-    if !restartable
-        || execution.status == ExecutionStatus::Paused
-        || execution.status == ExecutionStatus::NotStarted
-    {
+    if !crate::can_restart(execution, stage_id) {
         return;
     }
     let was_complete = execution.status.is_complete();

@@ -3,7 +3,10 @@
 mod common;
 
 use common::{execution_of, finished, stage, stage_id, status_of};
-use gennaker_engine::{Effect, Event, StageConditions, apply, apply_with};
+use gennaker_engine::{
+    Effect, Event, StageConditions, apply, apply_with, can_restart, queue_restart,
+    take_queued_restart,
+};
 use gennaker_model::{Execution, ExecutionStatus::*, StageExecution};
 use serde_json::{Value, json};
 
@@ -342,6 +345,49 @@ fn restarting_moves_the_exception_into_restart_details_and_resets_completed_desc
             .is_none()
     );
     assert_eq!(effects[1], start("1", 2));
+}
+
+#[test]
+fn a_queued_restart_waits_not_started_and_later_applies_as_if_it_had_just_arrived() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({})),
+    ]);
+    let (execution, _) = apply(execution, &finished("1", 1, Succeeded, 20));
+    let (finished_execution, _) = apply(execution, &finished("2", 1, Terminal, 30));
+    assert!(can_restart(&finished_execution, &stage_id("2")));
+
+    let queued = queue_restart(&finished_execution, &stage_id("2"), "bob", 40);
+    assert_eq!(
+        queued.status, NotStarted,
+        "a queued restart shows as waiting"
+    );
+    assert_eq!(
+        status_of(&queued, "2"),
+        Terminal,
+        "nothing is reset until it runs"
+    );
+    assert!(
+        !can_restart(&queued, &stage_id("1")),
+        "a waiting execution takes no second restart"
+    );
+    assert_eq!(
+        apply(queued.clone(), &restart("2", 45)).0,
+        queued,
+        "a redelivered restart changes nothing while queued"
+    );
+
+    let (restored, event) = take_queued_restart(&queued, 50).expect("a queued restart");
+    assert_eq!(
+        restored, finished_execution,
+        "the execution as it was before queueing"
+    );
+    assert_eq!(event, restart("2", 50));
+    assert_eq!(
+        apply(restored, &event),
+        apply(finished_execution.clone(), &restart("2", 50))
+    );
+    assert!(take_queued_restart(&finished_execution, 50).is_none());
 }
 
 #[test]

@@ -89,6 +89,15 @@ impl TestApp {
         into_parts(request.send().await.expect("POST"), path).await
     }
 
+    /// A PUT without a body as `user` (cancel, pause, resume, restart).
+    pub async fn put(&self, path: &str, user: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .put(self.url(path))
+            .header("x-spinnaker-user", user);
+        into_parts(request.send().await.expect("PUT"), path).await
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
         let request = self
             .http
