@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
@@ -39,6 +40,8 @@ pub struct LocalOptions {
     /// Values for template parameters instead of their defaults (e.g. `JenkinsMasters`,
     /// `AllowedUrlPrefixes`), as `sam deploy --parameter-overrides` would pass them.
     pub parameters: BTreeMap<String, String>,
+    /// Runs scheduled functions this often instead of at their template `rate(...)` (tests).
+    pub schedule_every: Option<Duration>,
 }
 
 impl Default for LocalOptions {
@@ -49,6 +52,7 @@ impl Default for LocalOptions {
             delivery: Delivery::default(),
             orchestrator_fault: None,
             parameters: BTreeMap::new(),
+            schedule_every: None,
         }
     }
 }
@@ -154,6 +158,15 @@ async fn launch_functions(
             let (address, task) = serve_api(sdk, &env, api_port, shutdown_signal.clone()).await?;
             api_address = Some(address);
             tasks.push(task);
+        }
+        if let Some(period) = function.schedule_every {
+            let period = options.schedule_every.unwrap_or(period);
+            let job = scheduled_job(sdk, function, &env)?;
+            tasks.push(tokio::spawn(run_on_schedule(
+                job,
+                period,
+                shutdown_signal.clone(),
+            )));
         }
         let handler = batch_handler(sdk, function, &env, options)?;
         tasks.extend(spawn_pollers(
@@ -265,6 +278,46 @@ fn batch_handler(
         other => bail!("local mode does not know how to host function {other}"),
     };
     Ok(Some(handler))
+}
+
+/// One run of a scheduled function.
+type ScheduledJob =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The job of each function the template declares with a `Schedule` event.
+fn scheduled_job(
+    sdk: &SdkConfig,
+    function: &FunctionSpec,
+    env: &FunctionEnv,
+) -> anyhow::Result<ScheduledJob> {
+    Ok(match function.logical_id.as_str() {
+        "ReconcilerFunction" => {
+            let orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
+            let grace_millis = gennaker_orchestrator::rerun_after_millis(env);
+            Arc::new(move || {
+                let orchestrator = orchestrator.clone();
+                Box::pin(async move {
+                    if let Err(error) = orchestrator.reconcile(grace_millis).await {
+                        tracing::warn!(%error, "a reconciliation pass failed");
+                    }
+                })
+            })
+        }
+        other => bail!("local mode does not know how to run the scheduled function {other}"),
+    })
+}
+
+/// EventBridge's part for a `rate(...)` schedule: runs `job` every `period` until shutdown.
+async fn run_on_schedule(job: ScheduledJob, period: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = ticks.tick() => job().await,
+        }
+    }
 }
 
 fn orchestrator(

@@ -124,6 +124,8 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
     pub sqs_event_sources: Vec<SqsEventSource>,
     pub has_http_api: bool,
+    /// The period of the function's `Schedule` event (`rate(...)`), if it has one.
+    pub schedule_every: Option<std::time::Duration>,
 }
 
 /// Everything [`deploy`] created or described.
@@ -1070,6 +1072,7 @@ fn describe_function(
         environment,
         sqs_event_sources: vec![],
         has_http_api: false,
+        schedule_every: None,
     };
     for (name, event) in as_object(properties.get("Events"), "Events")? {
         let event: EventProperties =
@@ -1084,10 +1087,38 @@ fn describe_function(
                         .with_context(|| format!("the event {name}"))?,
                 );
             }
+            "Schedule" => {
+                let schedule: ScheduleEventProperties = from_properties(event.properties)
+                    .with_context(|| format!("the event {name}"))?;
+                function.schedule_every = Some(
+                    rate_period(&schedule.schedule).with_context(|| format!("the event {name}"))?,
+                );
+            }
             other => bail!("the event {name} has the type {other}, which local mode does not play"),
         }
     }
     Ok(function)
+}
+
+/// The period of an EventBridge `rate(value unit)` expression.
+fn rate_period(expression: &str) -> anyhow::Result<std::time::Duration> {
+    let inner = expression
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .with_context(|| format!("local mode plays only rate(...) schedules, not {expression}"))?;
+    let (value, unit) = inner
+        .split_once(' ')
+        .with_context(|| format!("{expression}: expected rate(value unit)"))?;
+    let value: u64 = value
+        .parse()
+        .with_context(|| format!("{expression}: the value must be a whole number"))?;
+    let seconds = match unit.trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        other => bail!("{expression}: unknown unit {other}"),
+    };
+    Ok(std::time::Duration::from_secs(value * seconds))
 }
 
 // ------------------------------------------------------------------------------ property shapes
@@ -1254,6 +1285,12 @@ struct EventProperties {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ScheduleEventProperties {
+    schedule: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct SqsEventProperties {
     queue: Json,
     batch_size: Option<Lenient<i32>>,
@@ -1382,6 +1419,15 @@ mod tests {
             resolve("!Select [1, !Split [',', 'x,y,z']]").unwrap(),
             json!("y")
         );
+    }
+
+    #[test]
+    fn schedule_rates_become_periods() {
+        let minutes = rate_period("rate(5 minutes)").unwrap();
+        assert_eq!(minutes, std::time::Duration::from_secs(300));
+        assert_eq!(rate_period("rate(1 hour)").unwrap().as_secs(), 3600);
+        assert!(rate_period("cron(0 12 * * ? *)").is_err());
+        assert!(rate_period("rate(5 fortnights)").is_err());
     }
 
     #[test]

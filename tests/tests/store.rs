@@ -574,3 +574,43 @@ async fn listed_eventually(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn only_executions_that_have_not_completed_are_listed_as_active() -> anyhow::Result<()> {
+    let env = Env::start("active").await?;
+    let store = &env.store;
+    let mut ids: Vec<String> = (0..3).map(|_| gennaker_model::new_id()).collect();
+    ids.sort();
+    let statuses = [
+        ExecutionStatus::NotStarted,
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+    ];
+    for (id, status) in ids.iter().zip(statuses) {
+        let mut created = three_stage_execution(id);
+        created.status = status;
+        store.create_execution(&created, TTL).await?;
+    }
+    let active = |expected: Vec<String>| async move {
+        eventually("the active index", || async {
+            let listed = store.active_execution_ids().await?;
+            Ok((listed == expected).then_some(()))
+        })
+        .await
+    };
+    active(vec![ids[1].clone(), ids[0].clone()]).await?;
+
+    // Completing leaves the index; reopening (a restarted stage) comes back to it.
+    let running = store.load_execution(&ids[1]).await?.unwrap();
+    let mut finished = running.execution.clone();
+    finished.status = ExecutionStatus::Terminal;
+    store.save_execution(&running, &finished).await?;
+    active(vec![ids[0].clone()]).await?;
+    let done = store.load_execution(&ids[2]).await?.unwrap();
+    let mut reopened = done.execution.clone();
+    reopened.status = ExecutionStatus::Running;
+    store.save_execution(&done, &reopened).await?;
+    active(vec![ids[2].clone(), ids[0].clone()]).await?;
+    env.stop().await;
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod concurrency;
 mod dead_letters;
 mod expressions;
 pub mod messages;
+mod reconcile;
 mod stage_input;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ use tracing::Instrument;
 
 pub use gennaker_engine::Effect as EngineEffect;
 pub use messages::{OrchestrationMessage, StageResult};
+pub use reconcile::{MAX_RERUNS, Reconciliation, rerun_after_millis};
 
 /// A test hook: answering true for an effect makes the orchestrator fail right before
 /// performing it (after persisting), as a crash there would.

@@ -19,6 +19,18 @@ pub enum TokenAnswer {
     NoLongerWaiting,
 }
 
+/// Where a named state machine execution stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// Ended (in any way) at this time, epoch milliseconds.
+    Ended {
+        at_millis: i64,
+    },
+    /// No execution of that name (never started, or lost by the service).
+    Missing,
+}
+
 #[derive(Clone)]
 pub struct StepFunctions {
     client: Client,
@@ -106,6 +118,35 @@ impl StepFunctions {
                 Ok(TokenAnswer::NoLongerWaiting)
             }
             Err(error) => Err(failure("SendTaskHeartbeat", error)),
+        }
+    }
+
+    pub async fn run_state(&self, execution_arn: &str) -> Result<RunState, StepFunctionsError> {
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await;
+        match result {
+            Ok(described) => Ok(match described.status() {
+                aws_sdk_sfn::types::ExecutionStatus::Running
+                | aws_sdk_sfn::types::ExecutionStatus::PendingRedrive => RunState::Running,
+                _ => RunState::Ended {
+                    at_millis: described
+                        .stop_date()
+                        .and_then(|date| date.to_millis().ok())
+                        .unwrap_or(0),
+                },
+            }),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
+                Ok(RunState::Missing)
+            }
+            Err(error) => Err(failure("DescribeExecution", error)),
         }
     }
 

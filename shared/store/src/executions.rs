@@ -20,6 +20,10 @@ const EXECUTION_ID: &str = "executionId";
 const PIPELINE_CONFIG_ID: &str = "pipelineConfigId";
 const APPLICATION_TYPE: &str = "applicationType";
 const STATUS: &str = "status";
+/// Present (as [`ACTIVE`]) on the header of an execution that has not completed: the sparse
+/// `byActivity` index lists exactly those, for the reconciler.
+const ACTIVITY: &str = "activity";
+const ACTIVE: &str = "active";
 const PIPELINE_TASK_TOKEN: &str = "pipelineTaskToken";
 const POSITION: &str = "position";
 const ATTEMPT: &str = "attempt";
@@ -273,6 +277,13 @@ impl Store {
         self.load_executions(ids).await
     }
 
+    /// Ids of every execution that has not completed, newest first.
+    pub async fn active_execution_ids(&self) -> Result<Vec<String>> {
+        (self.execution_ids(keys::BY_ACTIVITY, ACTIVITY, ACTIVE))
+            .find(usize::MAX, None)
+            .await
+    }
+
     /// A pipeline config's executions, newest first (as for applications).
     pub async fn list_executions_for_pipeline_config(
         &self,
@@ -373,14 +384,23 @@ impl Store {
             .name(DOC)
             .name(VERSION)
             .name(STATUS)
+            .name(ACTIVITY)
             .value(":doc", s(doc))
             .value(":one", n(1))
             .value(":status", s(after.status.as_str()))
             .value(":version", n(before.header_version));
         let set = "SET #doc = :doc, #version = #version + :one, #status = :status";
+        let (set, bindings) = if after.status.is_complete() {
+            (format!("{set} REMOVE #activity"), bindings)
+        } else {
+            (
+                format!("{set}, #activity = :active"),
+                bindings.value(":active", s(ACTIVE)),
+            )
+        };
         let header_key = key(keys::execution_pk(&after.id), HEADER_SK);
         let table = &self.tables.executions;
-        write::update(table, header_key, set, VERSION_CONDITION, bindings).map(Some)
+        write::update(table, header_key, &set, VERSION_CONDITION, bindings).map(Some)
     }
 }
 
@@ -488,6 +508,9 @@ fn header_item(execution: &Execution, expires_at: i64) -> Result<Item> {
     let application_type = keys::application_type_key(&execution.application, kind);
     attribute(APPLICATION_TYPE, s(application_type));
     attribute(STATUS, s(execution.status.as_str()));
+    if !execution.status.is_complete() {
+        attribute(ACTIVITY, s(ACTIVE));
+    }
     attribute(EXPIRES_AT, n(expires_at));
     if let Some(config_id) = &execution.pipeline_config_id {
         attribute(PIPELINE_CONFIG_ID, s(config_id));

@@ -21,6 +21,8 @@ pub(crate) const BY_PIPELINE_CONFIG: &str = "byPipelineConfig";
 /// Keyed by `applicationType` = `{application}#{PIPELINE|ORCHESTRATION}`: an application's
 /// tasks without wading through its pipeline executions.
 pub(crate) const BY_APPLICATION_TYPE: &str = "byApplicationType";
+/// Executions that have not completed (header items carry `activity` only then).
+pub(crate) const BY_ACTIVITY: &str = "byActivity";
 
 /// The `applicationType` index key of an execution header.
 pub(crate) fn application_type_key(application: &str, kind: &str) -> String {
