@@ -4,20 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{TestApp, stage};
-
-fn judgment(ref_id: &str, requisites: &[&str], extra: Value) -> Value {
-    let mut stage = json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "manualJudgment", "name": format!("Judge {ref_id}")});
-    stage
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    stage
-}
-
-fn wait(ref_id: &str, requisites: &[&str], seconds: u64) -> Value {
-    json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait", "name": format!("Wait {ref_id}"), "waitTime": seconds})
-}
+use support::{TestApp, judgment, stage, wait};
 
 impl TestApp {
     async fn wait_for_stage(&self, id: &str, ref_id: &str, status: &str) -> Value {

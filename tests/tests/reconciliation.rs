@@ -11,8 +11,7 @@ use std::time::Duration;
 use gennaker_local::LocalOptions;
 use gennaker_orchestrator::MAX_RERUNS;
 use gennaker_runtime::step_functions::execution_arn;
-use serde_json::{Value, json};
-use support::{TestApp, eventually, stage};
+use support::{TestApp, eventually, stage, wait};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -23,11 +22,6 @@ async fn spawn_with_fast_reconciler() -> TestApp {
         ..LocalOptions::default()
     })
     .await
-}
-
-fn wait(ref_id: &str, requisites: &[&str], seconds: u64) -> Value {
-    json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait",
-           "name": format!("Wait {ref_id}"), "waitTime": seconds})
 }
 
 impl TestApp {

@@ -9,19 +9,10 @@ use std::time::Duration;
 
 use gennaker_local::{Delivery, LocalOptions};
 use serde_json::{Value, json};
-use support::{TestApp, eventually, stage};
+use support::{TestApp, eventually, judgment, stage};
 
 fn wait(ref_id: &str, requisites: &[&str]) -> Value {
-    json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait", "name": format!("Wait {ref_id}"), "waitTime": 0})
-}
-
-fn judgment(ref_id: &str, requisites: &[&str], extra: Value) -> Value {
-    let mut stage = json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "manualJudgment", "name": format!("Judge {ref_id}")});
-    stage
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    stage
+    support::wait(ref_id, requisites, 0)
 }
 
 /// Failed messages come back at once instead of after the queue's visibility timeout.

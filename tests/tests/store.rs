@@ -109,6 +109,21 @@ fn three_stage_execution(id: &str) -> Execution {
 
 const TTL: i64 = 3600;
 
+/// Creates one three-stage execution per status, oldest first; returns their ids in order.
+async fn create_with_statuses(
+    store: &Store,
+    statuses: &[ExecutionStatus],
+) -> anyhow::Result<Vec<String>> {
+    let mut ids: Vec<String> = statuses.iter().map(|_| gennaker_model::new_id()).collect();
+    ids.sort();
+    for (id, status) in ids.iter().zip(statuses) {
+        let mut created = three_stage_execution(id);
+        created.status = *status;
+        store.create_execution(&created, TTL).await?;
+    }
+    Ok(ids)
+}
+
 #[tokio::test]
 async fn applications_upsert_get_list_delete_and_keep_create_ts() -> anyhow::Result<()> {
     let env = Env::start("apps").await?;
@@ -504,20 +519,17 @@ async fn task_tokens_survive_saves_and_parking_checks_the_attempt() -> anyhow::R
 async fn executions_are_listed_newest_first_with_status_filter_and_limit() -> anyhow::Result<()> {
     let env = Env::start("execlist").await?;
     let store = &env.store;
-    let mut ids: Vec<String> = (0..5).map(|_| gennaker_model::new_id()).collect();
-    ids.sort();
-    let statuses = [
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Running,
-        ExecutionStatus::Terminal,
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-    ];
-    for (id, status) in ids.iter().zip(statuses) {
-        let mut created = three_stage_execution(id);
-        created.status = status;
-        store.create_execution(&created, TTL).await?;
-    }
+    let ids = create_with_statuses(
+        store,
+        &[
+            ExecutionStatus::Succeeded,
+            ExecutionStatus::Running,
+            ExecutionStatus::Terminal,
+            ExecutionStatus::Running,
+            ExecutionStatus::Succeeded,
+        ],
+    )
+    .await?;
     let elsewhere = execution(&gennaker_model::new_id(), "other", "config-2", vec![]);
     store.create_execution(&elsewhere, TTL).await?;
 
@@ -579,18 +591,15 @@ async fn listed_eventually(
 async fn only_executions_that_have_not_completed_are_listed_as_active() -> anyhow::Result<()> {
     let env = Env::start("active").await?;
     let store = &env.store;
-    let mut ids: Vec<String> = (0..3).map(|_| gennaker_model::new_id()).collect();
-    ids.sort();
-    let statuses = [
-        ExecutionStatus::NotStarted,
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-    ];
-    for (id, status) in ids.iter().zip(statuses) {
-        let mut created = three_stage_execution(id);
-        created.status = status;
-        store.create_execution(&created, TTL).await?;
-    }
+    let ids = create_with_statuses(
+        store,
+        &[
+            ExecutionStatus::NotStarted,
+            ExecutionStatus::Running,
+            ExecutionStatus::Succeeded,
+        ],
+    )
+    .await?;
     let active = |expected: Vec<String>| async move {
         eventually("the active index", || async {
             let listed = store.active_execution_ids().await?;

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use gennaker_local::{LocalOptions, Running};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct TestApp {
     pub running: Running,
@@ -316,4 +316,20 @@ fn summary(execution: &Value) -> String {
         execution["status"],
         stages.join(", ")
     )
+}
+
+/// A `wait` stage of `seconds`.
+pub fn wait(ref_id: &str, requisites: &[&str], seconds: u64) -> Value {
+    json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "wait",
+           "name": format!("Wait {ref_id}"), "waitTime": seconds})
+}
+
+/// A `manualJudgment` stage with `extra` context fields.
+pub fn judgment(ref_id: &str, requisites: &[&str], extra: Value) -> Value {
+    let mut stage = json!({"refId": ref_id, "requisiteStageRefIds": requisites,
+                           "type": "manualJudgment", "name": format!("Judge {ref_id}")});
+    if let (Some(stage), Some(extra)) = (stage.as_object_mut(), extra.as_object()) {
+        stage.extend(extra.clone());
+    }
+    stage
 }
