@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
 use gennaker_api::{ApiConfig, AppState};
+use gennaker_notifier::{Notifier, NotifierConfig};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
 use gennaker_runtime::env::FunctionEnv;
 use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
@@ -130,6 +131,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let template = Template::load(&project_root().join("template.yaml"))?
         .with_parameter_values(&options.parameters)?;
     let deployment = deploy(&template, &sdk, &options.stack_name).await?;
+    verify_email_sender(&sdk, &deployment).await?;
     let (api_address, functions) =
         launch_functions(&sdk, &deployment, &options, options.api_port).await?;
     Ok(Running {
@@ -275,6 +277,13 @@ fn batch_handler(
                 Box::pin(async move { worker.handle_batch(event).await })
             })
         }
+        "NotifierFunction" => {
+            let notifier = Notifier::new(sdk, NotifierConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let notifier = notifier.clone();
+                Box::pin(async move { notifier.handle_batch(event).await })
+            })
+        }
         other => bail!("local mode does not know how to host function {other}"),
     };
     Ok(Some(handler))
@@ -318,6 +327,25 @@ async fn run_on_schedule(job: ScheduledJob, period: Duration, mut shutdown: watc
             _ = ticks.tick() => job().await,
         }
     }
+}
+
+/// SES sends only from verified identities. In AWS the owner of the address verifies it
+/// (`NotificationEmailSender`); locally the host plays that part, once per deployment.
+async fn verify_email_sender(sdk: &SdkConfig, deployment: &Deployment) -> anyhow::Result<()> {
+    let sender = deployment
+        .functions
+        .values()
+        .find_map(|function| function.environment.get("EMAIL_SENDER"))
+        .filter(|sender| !sender.is_empty());
+    if let Some(sender) = sender {
+        aws_sdk_sesv2::Client::new(sdk)
+            .create_email_identity()
+            .email_identity(sender)
+            .send()
+            .await
+            .with_context(|| format!("verifying the email sender {sender} in the emulator"))?;
+    }
+    Ok(())
 }
 
 fn orchestrator(

@@ -232,6 +232,11 @@ fn gate_routes() -> Router<AppState> {
             "/applications/{application}/executions/search",
             get(execution_reads::search),
         )
+        .route(
+            "/notifications/application/{application}",
+            get(routes::notifications::get_for_application)
+                .post(routes::notifications::save_for_application),
+        )
         .route("/cron/validate", get(routes::cron::validate))
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))

@@ -12,6 +12,7 @@ mod execution_lists;
 mod executions;
 mod item;
 mod keys;
+mod notifications;
 mod pipelines;
 mod query;
 mod stage_items;

@@ -8,6 +8,7 @@ pub mod expressions;
 pub mod gate_tasks;
 pub mod launches;
 pub mod lifecycle;
+pub mod notifications;
 pub mod openapi;
 pub mod pipeline_admin;
 pub mod pipeline_configs;
