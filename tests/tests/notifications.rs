@@ -16,6 +16,14 @@ const SENDER: &str = "gennaker@example.com";
 const UI: &str = "https://deck.example.com";
 
 async fn spawn(target: &WebhookTarget, delivery: Delivery) -> TestApp {
+    spawn_with(target, delivery, &[]).await
+}
+
+async fn spawn_with(
+    target: &WebhookTarget,
+    delivery: Delivery,
+    extra: &[(&str, String)],
+) -> TestApp {
     let parameters = [
         ("AllowedUrlPrefixes", target.prefix()),
         ("NotificationEmailSender", SENDER.to_string()),
@@ -24,6 +32,7 @@ async fn spawn(target: &WebhookTarget, delivery: Delivery) -> TestApp {
     TestApp::spawn_with(LocalOptions {
         parameters: parameters
             .iter()
+            .chain(extra)
             .map(|(name, value)| (name.to_string(), value.clone()))
             .collect(),
         delivery,
@@ -368,5 +377,75 @@ async fn failures_are_retried_then_dead_lettered_and_canceled_runs_and_stops_beh
         1,
         "no stage.failed for a canceled run"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_sends_each_notification_once() {
+    let target = WebhookTarget::start().await;
+    let delivery = Delivery {
+        duplicate: true,
+        retry_failed_after: Some(Duration::from_millis(200)),
+    };
+    let app = spawn(&target, delivery).await;
+    app.create_application("twice").await;
+    // Every batch is handled twice; one receiver fails its first call, so the event is also
+    // retried. The healthy receiver still hears of the completion once.
+    let pipeline = json!({
+        "application": "twice", "name": "p",
+        "notifications": [
+            {"type": "webhook", "address": target.url("/flaky/once"), "when": ["pipeline.complete"]},
+            {"type": "webhook", "address": target.url("/flaky/partial?failures=1"), "when": ["pipeline.complete"]},
+        ],
+        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+    });
+    assert_eq!(app.post("/pipelines", &pipeline).await.0, 200);
+    let id = app.trigger("twice", "p").await;
+    assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
+    notifications_at(&target, "/flaky/partial", 2).await;
+    eventually("the notification queue to drain", Duration::from_secs(30), || async {
+        (queue_depth(&app, "NotificationQueue").await == (0, 0)).then_some(())
+    })
+    .await;
+    assert_eq!(target.received("/flaky/once").len(), 1);
+    assert_eq!(target.received("/flaky/partial").len(), 2, "one failure, one success");
+    assert_eq!(queue_depth(&app, "NotificationDeadLetterQueue").await.0, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn slack_channel_addresses_post_through_the_web_api_with_the_bot_token() {
+    let target = WebhookTarget::start().await;
+    let secret = "notifications-test/slack/bot";
+    let extra = [
+        ("SlackApiUrl", target.url("/flaky")),
+        ("SlackBotTokenSecret", secret.to_string()),
+    ];
+    let app = spawn_with(&target, Delivery::default(), &extra).await;
+    // The token is read on first use, so it may be stored after the notifier started.
+    aws_sdk_secretsmanager::Client::new(&app.running.sdk)
+        .create_secret()
+        .name(secret)
+        .secret_string("xoxb-test-token")
+        .send()
+        .await
+        .unwrap();
+    app.create_application("bot").await;
+    let pipeline = json!({
+        "application": "bot", "name": "p",
+        "notifications": [{"type": "slack", "address": "#deploys", "when": ["pipeline.complete"]}],
+        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+    });
+    assert_eq!(app.post("/pipelines", &pipeline).await.0, 200);
+    let id = app.trigger("bot", "p").await;
+    assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
+    let posted = eventually("a chat.postMessage call", Duration::from_secs(30), || async {
+        target.received("/flaky/chat.postMessage").into_iter().next()
+    })
+    .await;
+    assert_eq!(posted.headers["authorization"], "Bearer xoxb-test-token");
+    let body: Value = serde_json::from_str(&posted.body).unwrap();
+    assert_eq!(body["channel"], "deploys");
+    assert_eq!(body["attachments"][0]["title_link"], json!(link("bot", &id)));
     app.stop().await;
 }
