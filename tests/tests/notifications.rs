@@ -403,12 +403,18 @@ async fn a_redelivered_event_sends_each_notification_once() {
     let id = app.trigger("twice", "p").await;
     assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
     notifications_at(&target, "/flaky/partial", 2).await;
-    eventually("the notification queue to drain", Duration::from_secs(30), || async {
-        (queue_depth(&app, "NotificationQueue").await == (0, 0)).then_some(())
-    })
+    eventually(
+        "the notification queue to drain",
+        Duration::from_secs(30),
+        || async { (queue_depth(&app, "NotificationQueue").await == (0, 0)).then_some(()) },
+    )
     .await;
     assert_eq!(target.received("/flaky/once").len(), 1);
-    assert_eq!(target.received("/flaky/partial").len(), 2, "one failure, one success");
+    assert_eq!(
+        target.received("/flaky/partial").len(),
+        2,
+        "one failure, one success"
+    );
     assert_eq!(queue_depth(&app, "NotificationDeadLetterQueue").await.0, 0);
     app.stop().await;
 }
@@ -439,13 +445,23 @@ async fn slack_channel_addresses_post_through_the_web_api_with_the_bot_token() {
     assert_eq!(app.post("/pipelines", &pipeline).await.0, 200);
     let id = app.trigger("bot", "p").await;
     assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
-    let posted = eventually("a chat.postMessage call", Duration::from_secs(30), || async {
-        target.received("/flaky/chat.postMessage").into_iter().next()
-    })
+    let posted = eventually(
+        "a chat.postMessage call",
+        Duration::from_secs(30),
+        || async {
+            target
+                .received("/flaky/chat.postMessage")
+                .into_iter()
+                .next()
+        },
+    )
     .await;
     assert_eq!(posted.headers["authorization"], "Bearer xoxb-test-token");
     let body: Value = serde_json::from_str(&posted.body).unwrap();
     assert_eq!(body["channel"], "deploys");
-    assert_eq!(body["attachments"][0]["title_link"], json!(link("bot", &id)));
+    assert_eq!(
+        body["attachments"][0]["title_link"],
+        json!(link("bot", &id))
+    );
     app.stop().await;
 }

@@ -207,3 +207,41 @@ fn application_entries(preferences: serde_json::Map<String, Value>) -> Vec<Value
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The sample event in `events/` (used with `cargo lambda invoke`) plans the judgment's
+    /// Slack notification.
+    #[test]
+    fn sample_event_plans_a_manual_judgment_notification() {
+        let path = format!(
+            "{}/../../events/notification-stage-starting-event.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let planned = gennaker_notify::plan(
+            event["detail-type"].as_str().unwrap(),
+            &event["detail"],
+            &[],
+            "https://deck.example.com",
+        );
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].when, "manualJudgment");
+        assert_eq!(planned[0].channel, "slack");
+    }
+
+    #[test]
+    fn application_preferences_flatten_with_their_type() {
+        let preferences = json!({
+            "application": "demo",
+            "slack": [{"address": "#a", "when": ["pipeline.complete"]}],
+            "email": [{"address": "x@example.com", "when": ["pipeline.failed"], "type": "email"}, "junk"],
+        });
+        let entries = application_entries(preferences.as_object().unwrap().clone());
+        let types: Vec<&str> = entries.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(types, vec!["slack", "email"]);
+    }
+}
