@@ -284,6 +284,16 @@ async fn queue_depth(app: &TestApp, logical_id: &str) -> (u64, u64) {
     )
 }
 
+/// Waits until the notifier has handled every event on its queue.
+async fn queue_drained(app: &TestApp) {
+    eventually(
+        "the notification queue to drain",
+        Duration::from_secs(30),
+        || async { (queue_depth(app, "NotificationQueue").await == (0, 0)).then_some(()) },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn failures_are_retried_then_dead_lettered_and_canceled_runs_and_stops_behave() {
     let target = WebhookTarget::start().await;
@@ -365,12 +375,7 @@ async fn failures_are_retried_then_dead_lettered_and_canceled_runs_and_stops_beh
     let later_id = app.trigger("flaky", "later").await;
     app.ended(&later_id).await;
     notifications_at(&target, "/flaky/later", 1).await;
-    eventually(
-        "the notification queue to drain",
-        Duration::from_secs(30),
-        || async { (queue_depth(&app, "NotificationQueue").await == (0, 0)).then_some(()) },
-    )
-    .await;
+    queue_drained(&app).await;
     assert!(target.received("/flaky/canceled").is_empty());
     assert_eq!(
         target.received("/flaky/long").len(),
@@ -403,12 +408,7 @@ async fn a_redelivered_event_sends_each_notification_once() {
     let id = app.trigger("twice", "p").await;
     assert_eq!(app.ended(&id).await["status"], "SUCCEEDED");
     notifications_at(&target, "/flaky/partial", 2).await;
-    eventually(
-        "the notification queue to drain",
-        Duration::from_secs(30),
-        || async { (queue_depth(&app, "NotificationQueue").await == (0, 0)).then_some(()) },
-    )
-    .await;
+    queue_drained(&app).await;
     assert_eq!(target.received("/flaky/once").len(), 1);
     assert_eq!(
         target.received("/flaky/partial").len(),
