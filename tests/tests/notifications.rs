@@ -10,7 +10,7 @@ use std::time::Duration;
 use gennaker_local::{Delivery, LocalOptions};
 use serde_json::{Value, json};
 use support::webhook_target::{Received, WebhookTarget};
-use support::{TestApp, eventually};
+use support::{TestApp, eventually, wait};
 
 const SENDER: &str = "gennaker@example.com";
 const UI: &str = "https://deck.example.com";
@@ -310,7 +310,7 @@ async fn failures_are_retried_then_dead_lettered_and_canceled_runs_and_stops_beh
         "application": "flaky", "name": "failing",
         "notifications": [{"type": "webhook", "address": target.url("/status/500"),
                            "when": ["pipeline.complete"]}],
-        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+        "stages": [wait("1", &[], 0)],
     });
     assert_eq!(app.post("/pipelines", &failing).await.0, 200);
     let id = app.trigger("flaky", "failing").await;
@@ -369,7 +369,7 @@ async fn failures_are_retried_then_dead_lettered_and_canceled_runs_and_stops_beh
     let later = json!({
         "application": "flaky", "name": "later",
         "notifications": [{"type": "webhook", "address": target.url("/flaky/later"), "when": ["pipeline.complete"]}],
-        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+        "stages": [wait("1", &[], 0)],
     });
     assert_eq!(app.post("/pipelines", &later).await.0, 200);
     let later_id = app.trigger("flaky", "later").await;
@@ -402,7 +402,7 @@ async fn a_redelivered_event_sends_each_notification_once() {
             {"type": "webhook", "address": target.url("/flaky/once"), "when": ["pipeline.complete"]},
             {"type": "webhook", "address": target.url("/flaky/partial?failures=1"), "when": ["pipeline.complete"]},
         ],
-        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+        "stages": [wait("1", &[], 0)],
     });
     assert_eq!(app.post("/pipelines", &pipeline).await.0, 200);
     let id = app.trigger("twice", "p").await;
@@ -440,7 +440,7 @@ async fn slack_channel_addresses_post_through_the_web_api_with_the_bot_token() {
     let pipeline = json!({
         "application": "bot", "name": "p",
         "notifications": [{"type": "slack", "address": "#deploys", "when": ["pipeline.complete"]}],
-        "stages": [{"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "w", "waitTime": 0}],
+        "stages": [wait("1", &[], 0)],
     });
     assert_eq!(app.post("/pipelines", &pipeline).await.0, 200);
     let id = app.trigger("bot", "p").await;
