@@ -206,9 +206,17 @@ async fn cancel_stops_the_running_stages_and_records_who_and_why() {
         ),
         (json!("CANCELED"), json!("NOT_STARTED"))
     );
-    let machine_runs = app.stage_machine_runs(&id).await;
+    // The orchestrator stops the stage's run right after saving CANCELED.
+    let machine_runs = support::eventually(
+        "the stage run to be stopped",
+        std::time::Duration::from_secs(30),
+        || async {
+            let runs = app.stage_machine_runs(&id).await;
+            (runs.iter().all(|(_, status)| status == "ABORTED")).then_some(runs)
+        },
+    )
+    .await;
     assert_eq!(machine_runs.len(), 1);
-    assert_eq!(machine_runs[0].1, "ABORTED");
 
     let (status, body) = app.put(&format!("/pipelines/{id}/cancel"), "carol").await;
     assert_eq!(
