@@ -9,9 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
 use gennaker_api::{ApiConfig, AppState};
+use gennaker_config_sync::{ConfigSync, ConfigSyncConfig};
 use gennaker_notifier::{Notifier, NotifierConfig};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
 use gennaker_runtime::env::FunctionEnv;
+use gennaker_runtime::scheduler::Scheduler;
 use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
 use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
 use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
@@ -24,6 +26,8 @@ use tokio::task::JoinHandle;
 use crate::emulator::{Emulator, project_root};
 pub use crate::pollers::Delivery;
 use crate::pollers::{self, BatchHandler};
+use crate::schedules;
+use crate::streams::{self, StreamHandler};
 use crate::template::{Deployment, FunctionSpec, Template, deploy};
 pub use gennaker_orchestrator::FaultHook;
 
@@ -179,7 +183,9 @@ async fn launch_functions(
             options.delivery,
             &shutdown_signal,
         )?);
+        tasks.extend(spawn_stream_pollers(sdk, function, &env, &shutdown_signal)?);
     }
+    tasks.extend(spawn_schedule_firer(sdk, deployment, &shutdown_signal));
     let api_address =
         api_address.context("template.yaml has no function with an HTTP API event")?;
     Ok((api_address, Functions { shutdown, tasks }))
@@ -346,6 +352,74 @@ async fn verify_email_sender(sdk: &SdkConfig, deployment: &Deployment) -> anyhow
             .with_context(|| format!("verifying the email sender {sender} in the emulator"))?;
     }
     Ok(())
+}
+
+/// The stream handler of each function the template declares with DynamoDB stream events.
+fn stream_handler(
+    sdk: &SdkConfig,
+    function: &FunctionSpec,
+    env: &FunctionEnv,
+) -> anyhow::Result<StreamHandler> {
+    match function.logical_id.as_str() {
+        "ConfigSyncFunction" => {
+            let sync = ConfigSync::new(sdk, ConfigSyncConfig::from_env(env)?);
+            Ok(Arc::new(move |event| {
+                let sync = sync.clone();
+                Box::pin(async move { sync.handle_stream_batch(event).await })
+            }))
+        }
+        other => bail!("local mode does not know how to host the stream function {other}"),
+    }
+}
+
+fn spawn_stream_pollers(
+    sdk: &SdkConfig,
+    function: &FunctionSpec,
+    env: &FunctionEnv,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    if function.stream_event_sources.is_empty() {
+        return Ok(vec![]);
+    }
+    let handler = stream_handler(sdk, function, env)?;
+    let client = aws_sdk_dynamodbstreams::Client::new(sdk);
+    Ok(function
+        .stream_event_sources
+        .iter()
+        .map(|source| {
+            tokio::spawn(streams::run(
+                client.clone(),
+                source.clone(),
+                handler.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect())
+}
+
+/// Plays the Scheduler's firing for the deployment's schedule groups (the emulator only
+/// stores schedules).
+fn spawn_schedule_firer(
+    sdk: &SdkConfig,
+    deployment: &Deployment,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let client = aws_sdk_scheduler::Client::new(sdk);
+    let schedulers: Vec<Scheduler> = deployment
+        .resources
+        .values()
+        .filter(|resource| resource.resource_type == "AWS::Scheduler::ScheduleGroup")
+        .map(|group| Scheduler::new(client.clone(), group.ref_value.clone()))
+        .collect();
+    if schedulers.is_empty() {
+        return None;
+    }
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    Some(tokio::spawn(schedules::run(
+        schedulers,
+        sqs,
+        shutdown.clone(),
+    )))
 }
 
 fn orchestrator(

@@ -3,6 +3,8 @@
 pub mod emulator;
 pub mod host;
 mod pollers;
+mod schedules;
+mod streams;
 pub mod template;
 
 pub use host::{Delivery, FaultHook, LocalOptions, Running, start};

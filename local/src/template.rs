@@ -33,15 +33,19 @@ const EVENT_RULE: &str = "AWS::Events::Rule";
 const QUEUE_POLICY: &str = "AWS::SQS::QueuePolicy";
 const FUNCTION: &str = "AWS::Serverless::Function";
 const HTTP_API: &str = "AWS::Serverless::HttpApi";
+const SCHEDULE_GROUP: &str = "AWS::Scheduler::ScheduleGroup";
+const ROLE: &str = "AWS::IAM::Role";
 /// Resource types local mode plays itself instead of creating them in the emulator.
 const PLAYED_LOCALLY: [&str; 2] = [FUNCTION, HTTP_API];
-const CREATED_IN_EMULATOR: [&str; 6] = [
+const CREATED_IN_EMULATOR: [&str; 8] = [
     TABLE,
     QUEUE,
     STATE_MACHINE,
     EVENT_BUS,
     EVENT_RULE,
     QUEUE_POLICY,
+    SCHEDULE_GROUP,
+    ROLE,
 ];
 
 /// Properties with no local meaning (IAM, encryption, tags, backups): IAM is not enforced
@@ -116,6 +120,17 @@ pub struct SqsEventSource {
     pub report_batch_item_failures: bool,
 }
 
+/// A DynamoDB stream event source of a function, which local mode plays with a poller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEventSource {
+    pub table_logical_id: String,
+    pub stream_arn: String,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    pub batch_size: i32,
+    pub report_batch_item_failures: bool,
+}
+
 /// A serverless function as local mode hosts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSpec {
@@ -123,6 +138,7 @@ pub struct FunctionSpec {
     /// Globals and the function's own variables, every intrinsic resolved.
     pub environment: BTreeMap<String, String>,
     pub sqs_event_sources: Vec<SqsEventSource>,
+    pub stream_event_sources: Vec<StreamEventSource>,
     pub has_http_api: bool,
     /// The period of the function's `Schedule` event (`rate(...)`), if it has one.
     pub schedule_every: Option<std::time::Duration>,
@@ -642,6 +658,7 @@ pub async fn deploy(
         sqs: aws_sdk_sqs::Client::new(sdk),
         sfn: aws_sdk_sfn::Client::new(sdk),
         events: aws_sdk_eventbridge::Client::new(sdk),
+        scheduler: aws_sdk_scheduler::Client::new(sdk),
     };
     let mut resources = BTreeMap::new();
     for id in template.deployment_order()? {
@@ -691,6 +708,7 @@ struct Clients {
     sqs: aws_sdk_sqs::Client,
     sfn: aws_sdk_sfn::Client,
     events: aws_sdk_eventbridge::Client,
+    scheduler: aws_sdk_scheduler::Client,
 }
 
 /// One resource to create, its properties already resolved.
@@ -711,6 +729,8 @@ impl Request<'_> {
             EVENT_BUS => self.create_event_bus().await,
             EVENT_RULE => self.create_event_rule().await,
             QUEUE_POLICY => self.create_queue_policy().await,
+            SCHEDULE_GROUP => self.create_schedule_group().await,
+            ROLE => self.describe_role(),
             other => bail!("local mode cannot create {other}"),
         }
     }
@@ -958,6 +978,47 @@ impl Request<'_> {
         Ok(self.deployed(QUEUE_POLICY, name.clone(), name, &[]))
     }
 
+    /// `!Ref` of a schedule group is its name.
+    async fn create_schedule_group(self) -> anyhow::Result<DeployedResource> {
+        let properties = as_object(Some(&self.properties), "Properties")?;
+        if let Some(unknown) = properties.keys().find(|key| *key != "Name") {
+            bail!("local mode does not support the schedule group property {unknown}");
+        }
+        let name = match properties.get("Name") {
+            Some(name) => scalar_text(name)?,
+            None => self.default_name(),
+        };
+        let arn = self
+            .clients
+            .scheduler
+            .create_schedule_group()
+            .name(&name)
+            .send()
+            .await?
+            .schedule_group_arn;
+        let attributes = [("Arn", arn)];
+        Ok(self.deployed(SCHEDULE_GROUP, name.clone(), name, &attributes))
+    }
+
+    /// The emulator does not enforce IAM, so a role is only named: `!Ref` is its name and
+    /// `!GetAtt .Arn` its ARN in the emulator's account (a schedule target needs one).
+    fn describe_role(self) -> anyhow::Result<DeployedResource> {
+        let properties = as_object(Some(&self.properties), "Properties")?;
+        let supported = ["RoleName", "AssumeRolePolicyDocument", "Description"];
+        if let Some(unknown) = properties
+            .keys()
+            .find(|key| !supported.contains(&key.as_str()))
+        {
+            bail!("local mode does not support the role property {unknown}");
+        }
+        let name = match properties.get("RoleName") {
+            Some(name) => scalar_text(name)?,
+            None => self.default_name(),
+        };
+        let attributes = [("Arn", format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))];
+        Ok(self.deployed(ROLE, name.clone(), name, &attributes))
+    }
+
     /// `!Ref` of an event bus is its name.
     async fn create_event_bus(self) -> anyhow::Result<DeployedResource> {
         let properties = as_object(Some(&self.properties), "Properties")?;
@@ -1071,6 +1132,7 @@ fn describe_function(
         logical_id: id.to_string(),
         environment,
         sqs_event_sources: vec![],
+        stream_event_sources: vec![],
         has_http_api: false,
         schedule_every: None,
     };
@@ -1092,6 +1154,15 @@ fn describe_function(
                     .with_context(|| format!("the event {name}"))?;
                 function.schedule_every = Some(
                     rate_period(&schedule.schedule).with_context(|| format!("the event {name}"))?,
+                );
+            }
+            "DynamoDB" => {
+                let stream: StreamEventProperties = from_properties(event.properties)
+                    .with_context(|| format!("the event {name}"))?;
+                function.stream_event_sources.push(
+                    stream
+                        .into_source(scope)
+                        .with_context(|| format!("the event {name}"))?,
                 );
             }
             other => bail!("the event {name} has the type {other}, which local mode does not play"),
@@ -1311,6 +1382,41 @@ impl SqsEventProperties {
             queue_url: queue.ref_value.clone(),
             // SAM's default batch size for SQS.
             batch_size: self.batch_size.map_or(10, |size| size.0),
+            report_batch_item_failures: self
+                .function_response_types
+                .iter()
+                .any(|t| t == "ReportBatchItemFailures"),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct StreamEventProperties {
+    stream: Json,
+    starting_position: String,
+    batch_size: Option<Lenient<i32>>,
+    /// Lambda's retry limit; the local poller retries a failed batch until it succeeds.
+    #[allow(dead_code)]
+    maximum_retry_attempts: Option<Lenient<i32>>,
+    #[serde(default)]
+    function_response_types: Vec<String>,
+}
+
+impl StreamEventProperties {
+    fn into_source(self, scope: &Scope) -> anyhow::Result<StreamEventSource> {
+        let arn = scope.resolve_text(&self.stream)?;
+        let table = scope
+            .resources
+            .values()
+            .find(|r| r.resource_type == TABLE && r.attributes.get("StreamArn") == Some(&arn))
+            .with_context(|| format!("no table of the template has the stream {arn}"))?;
+        Ok(StreamEventSource {
+            table_logical_id: table.logical_id.clone(),
+            stream_arn: arn,
+            starting_position: self.starting_position,
+            // SAM's default batch size for DynamoDB streams.
+            batch_size: self.batch_size.map_or(100, |size| size.0),
             report_batch_item_failures: self
                 .function_response_types
                 .iter()

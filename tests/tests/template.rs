@@ -16,6 +16,7 @@ struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     sfn: aws_sdk_sfn::Client,
+    scheduler: aws_sdk_scheduler::Client,
 }
 
 #[tokio::test]
@@ -34,6 +35,7 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         sfn: aws_sdk_sfn::Client::new(&sdk),
+        scheduler: aws_sdk_scheduler::Client::new(&sdk),
     };
     let mut checked = BTreeSet::new();
     for id in template.logical_ids() {
@@ -46,6 +48,9 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
             }
             "AWS::Serverless::Function" => {
                 check_function(&clients, &template, &deployment, id, properties).await
+            }
+            "AWS::Scheduler::ScheduleGroup" => {
+                check_schedule_group(&clients, &deployment, id).await
             }
             _ => continue,
         };
@@ -84,6 +89,8 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         "PreconditionsQueue",
         "PreconditionsDeadLetterQueue",
         "PreconditionsFunction",
+        "CronScheduleGroup",
+        "ConfigSyncFunction",
     ] {
         ensure!(
             checked.contains(id),
@@ -428,6 +435,13 @@ async fn check_function(
                     "{name} = {value} is not {target}"
                 );
             }
+            None if raw.get("Fn::GetAtt").is_some() => {
+                let target = get_att_target(raw, "Arn")?;
+                ensure!(
+                    Some(value) == deployment.resource(&target)?.attributes.get("Arn"),
+                    "{name} = {value} is not the ARN of {target}"
+                );
+            }
             None => bail!("the test does not know how to check {name} = {raw}"),
         }
         if name.ends_with("_TABLE") {
@@ -481,8 +495,56 @@ async fn check_function(
             "ReportBatchItemFailures"
         );
     }
+    let expected_streams: Vec<&Json> = events
+        .values()
+        .filter(|e| e["Type"] == "DynamoDB")
+        .collect();
+    ensure!(
+        function.stream_event_sources.len() == expected_streams.len(),
+        "stream event sources {:?}",
+        function.stream_event_sources
+    );
+    for (source, event) in function.stream_event_sources.iter().zip(expected_streams) {
+        let properties = &event["Properties"];
+        let table_id = get_att_target(&properties["Stream"], "StreamArn")?;
+        ensure!(
+            source.table_logical_id == table_id
+                && Some(&source.stream_arn)
+                    == deployment.resource(&table_id)?.attributes.get("StreamArn"),
+            "stream of {}",
+            source.table_logical_id
+        );
+        ensure!(
+            Some(source.starting_position.as_str()) == properties["StartingPosition"].as_str()
+                && Some(i64::from(source.batch_size)) == properties["BatchSize"].as_i64(),
+            "starting position and batch size"
+        );
+        let reports_failures = as_array(&properties["FunctionResponseTypes"])
+            .contains(&json!("ReportBatchItemFailures"));
+        ensure!(
+            source.report_batch_item_failures == reports_failures,
+            "ReportBatchItemFailures"
+        );
+    }
     let has_http_api = events.values().any(|e| e["Type"] == "HttpApi");
     ensure!(function.has_http_api == has_http_api, "has_http_api");
+    Ok(())
+}
+
+/// The group exists in the emulator under the template's name.
+async fn check_schedule_group(
+    clients: &Clients,
+    deployment: &Deployment,
+    id: &str,
+) -> anyhow::Result<()> {
+    let deployed = deployment.resource(id)?;
+    let group = clients
+        .scheduler
+        .get_schedule_group()
+        .name(&deployed.ref_value)
+        .send()
+        .await?;
+    ensure!(group.name() == Some(deployed.ref_value.as_str()), "name");
     Ok(())
 }
 

@@ -2,10 +2,16 @@
 //! an EventBridge rule routes `orca:pipeline:complete|failed` events to this function's
 //! queue; every enabled pipeline with an enabled `pipeline` trigger on the upstream config
 //! whose `status` list names the outcome is started once per upstream execution.
+//!
+//! Cron triggers (Echo's scheduler, semantics §7.3): the EventBridge Scheduler schedules
+//! config-sync keeps send `{"cronTrigger": {pipelineId, triggerId, scheduleName,
+//! scheduledTime}}` to the same queue; each schedule and scheduled time starts at most one
+//! execution.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
+use gennaker_model::schedules::{CRON, CronFire, ScheduledMessage, cron_triggers};
 use gennaker_model::triggers::{self, PIPELINE};
 use gennaker_model::{ExecutionStatus, PipelineConfig, new_id};
 use gennaker_runtime::batch::{parse_body, process_each};
@@ -69,11 +75,19 @@ impl PipelineTriggers {
         }
     }
 
-    /// Each message is an EventBridge event (`detail` = `{executionId, execution}`).
+    /// Each message is an EventBridge event (`detail` = `{executionId, execution}`) or a
+    /// cron schedule's `{"cronTrigger": {...}}`.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         process_each(event, |message| async move {
             let event: Value = parse_body(&message).map_err(TriggerError::BadMessage)?;
-            self.handle(&event).await
+            match event.get("cronTrigger") {
+                Some(_) => {
+                    let message: ScheduledMessage = serde_json::from_value(event)
+                        .map_err(|err| TriggerError::BadMessage(err.to_string()))?;
+                    self.handle_cron(&message.cron_trigger).await
+                }
+                None => self.handle(&event).await,
+            }
         })
         .await
     }
@@ -120,33 +134,75 @@ impl PipelineTriggers {
         upstream: &Map<String, Value>,
         upstream_id: &str,
     ) -> Result<(), TriggerError> {
+        let user = str_field(stored, "runAsUser")
+            .filter(|user| !user.is_empty())
+            .or_else(|| {
+                upstream
+                    .get("trigger")
+                    .and_then(|t| t.get("user")?.as_str())
+            })
+            .map(str::to_string);
+        let trigger = child_trigger(stored, upstream, upstream_id);
+        self.launch_once(config, upstream_id, trigger, Caller { user, origin: None })
+            .await
+    }
+
+    /// A scheduled message: starts the pipeline if the trigger is still there and enabled
+    /// and the pipeline enabled (the schedule may be a moment behind a save), once per
+    /// schedule and scheduled time.
+    pub async fn handle_cron(&self, fire: &CronFire) -> Result<(), TriggerError> {
+        let Some(config) = self.store.get_pipeline_by_id(&fire.pipeline_id).await? else {
+            tracing::info!(pipeline_id = %fire.pipeline_id, "cron fire for a deleted pipeline");
+            return Ok(());
+        };
+        let stored = cron_triggers(&config)
+            .find(|trigger| str_field(trigger, "id") == Some(fire.trigger_id.as_str()));
+        let Some(stored) = stored.filter(|trigger| triggers::is_enabled(trigger)) else {
+            tracing::info!(pipeline_id = %fire.pipeline_id, trigger_id = %fire.trigger_id, "cron fire for a removed or disabled trigger");
+            return Ok(());
+        };
+        if config.is_disabled() {
+            tracing::info!(pipeline_id = %fire.pipeline_id, "cron fire for a disabled pipeline");
+            return Ok(());
+        }
+        let event_id = format!("{}@{}", fire.schedule_name, fire.scheduled_time);
+        let mut trigger = stored.clone();
+        trigger.insert("type".into(), json!(CRON));
+        trigger.insert("enabled".into(), json!(true));
+        trigger.insert("eventId".into(), json!(event_id));
+        let user = str_field(stored, "runAsUser")
+            .filter(|user| !user.is_empty())
+            .unwrap_or("anonymous")
+            .to_string();
+        trigger.insert("user".into(), json!(user));
+        let caller = Caller {
+            user: Some(user),
+            origin: None,
+        };
+        self.launch_once(&config, &event_id, trigger, caller).await
+    }
+
+    /// Starts `config` with `trigger` unless `event_id` already started it (then makes sure
+    /// that execution's state machine runs: a crash may have come between the two).
+    async fn launch_once(
+        &self,
+        config: &PipelineConfig,
+        event_id: &str,
+        trigger: Map<String, Value>,
+        caller: Caller,
+    ) -> Result<(), TriggerError> {
         let pipeline_id = config.id().unwrap_or_default();
         let execution_id = self
             .store
-            .claim_trigger_event(
-                upstream_id,
-                pipeline_id,
-                &new_id(),
-                self.execution_ttl_seconds,
-            )
+            .claim_trigger_event(event_id, pipeline_id, &new_id(), self.execution_ttl_seconds)
             .await?;
         let application = match self.store.load_execution(&execution_id).await? {
             Some(existing) => existing.execution.application,
             None => {
-                let user = str_field(stored, "runAsUser")
-                    .filter(|user| !user.is_empty())
-                    .or_else(|| {
-                        upstream
-                            .get("trigger")
-                            .and_then(|t| t.get("user")?.as_str())
-                    })
-                    .map(str::to_string);
-                let caller = Caller { user, origin: None };
-                let trigger = child_trigger(stored, upstream, upstream_id);
                 let trigger = match resolve_trigger(config, trigger, &caller) {
                     Ok(trigger) => trigger,
                     Err(missing) => {
-                        tracing::warn!(pipeline_id, %missing, "pipeline trigger not started");
+                        tracing::warn!(pipeline_id, %missing, "trigger not started");
                         return Ok(());
                     }
                 };

@@ -130,6 +130,23 @@ pub fn to_eventbridge(quartz: &str) -> Result<String, CronProblem> {
     Ok(format!("cron({})", fields.join(" ")))
 }
 
+/// The next time after `after` (exclusive) at which an EventBridge Scheduler expression
+/// `cron(min hour dom month dow year)` fires in `time_zone` — at second 0, as the Scheduler
+/// fires (it has no seconds field). None for an expression that is not `cron(...)`, does not
+/// parse, or never fires again.
+pub fn next_eventbridge_fire(
+    expression: &str,
+    time_zone: chrono_tz::Tz,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let fields = expression.strip_prefix("cron(")?.strip_suffix(')')?;
+    let cron = parse(&format!("0 {fields}")).ok()?;
+    let next = cron
+        .find_next_occurrence(&after.with_timezone(&time_zone), false)
+        .ok()?;
+    Some(next.with_timezone(&chrono::Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +207,27 @@ mod tests {
         assert!(bad_minute.starts_with("minutes field '61'"), "{bad_minute}");
         let bad_month = validate("0 0 10 ? 13 *").unwrap_err().0;
         assert!(bad_month.starts_with("month field '13'"), "{bad_month}");
+    }
+
+    #[test]
+    fn eventbridge_schedules_fire_at_second_zero_in_their_time_zone() {
+        use chrono::{TimeZone, Utc};
+        let after = Utc.with_ymd_and_hms(2026, 11, 27, 9, 30, 12).unwrap();
+        // Quartz "30 * * * * ?" becomes "cron(* * * * ? *)": the next minute, second 0.
+        let every_minute = to_eventbridge("30 * * * * ?").unwrap();
+        assert_eq!(
+            next_eventbridge_fire(&every_minute, chrono_tz::UTC, after),
+            Some(Utc.with_ymd_and_hms(2026, 11, 27, 9, 31, 0).unwrap())
+        );
+        // 10:00 in Los Angeles on a weekday is 18:00 UTC in winter.
+        let ten_am = to_eventbridge("0 0 10 ? * MON-FRI").unwrap();
+        assert_eq!(
+            next_eventbridge_fire(&ten_am, chrono_tz::America::Los_Angeles, after),
+            Some(Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 0).unwrap())
+        );
+        assert_eq!(
+            next_eventbridge_fire("rate(1 minute)", chrono_tz::UTC, after),
+            None
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod judgment;
 pub mod launch;
 pub mod listing;
 pub mod pipeline;
+pub mod schedules;
 pub mod stage_types;
 mod status;
 pub mod triggers;

@@ -35,6 +35,7 @@ pub fn validate_pipeline(
     let mut errors = Vec::new();
     check_required_fields(config, &mut errors);
     check_unique_name(config, siblings, &mut errors);
+    check_cron_triggers(config, &mut errors);
     if let Some(stages) = check_stages_shape(config, &mut errors) {
         check_stage_graph(&stages, &mut errors);
     }
@@ -65,6 +66,31 @@ fn check_required_fields(config: &PipelineConfig, errors: &mut Vec<ValidationErr
                     "A pipeline requires name and application fields: {field} is missing or blank"
                 ),
             ));
+        }
+    }
+}
+
+/// Echo refuses to schedule an invalid Quartz expression; Gennaker refuses to save one.
+fn check_cron_triggers(config: &PipelineConfig, errors: &mut Vec<ValidationError>) {
+    for (position, trigger) in config.triggers().iter().enumerate() {
+        let Some(trigger) = trigger.as_object() else {
+            continue;
+        };
+        let is_cron = trigger
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|kind| kind.eq_ignore_ascii_case(crate::schedules::CRON));
+        if !is_cron {
+            continue;
+        }
+        let field = format!("triggers[{position}].cronExpression");
+        match trigger.get("cronExpression").and_then(Value::as_str) {
+            None => errors.push(error(field, "a cron trigger needs a cronExpression")),
+            Some(expression) => {
+                if let Err(problem) = crate::cron::validate(expression) {
+                    errors.push(error(field, problem.0));
+                }
+            }
         }
     }
 }
@@ -332,6 +358,24 @@ mod tests {
 
     fn wait(ref_id: &str, name: &str, requisites: &[&str]) -> Value {
         json!({"refId": ref_id, "name": name, "type": "wait", "requisiteStageRefIds": requisites})
+    }
+
+    #[test]
+    fn invalid_cron_expressions_name_the_trigger_field() {
+        let errors = errors_of(json!({"name": "p", "application": "app", "triggers": [
+            {"type": "webhook", "source": "x"},
+            {"type": "cron", "cronExpression": "0 0 10 ? * MON-FRI"},
+            {"type": "cron", "cronExpression": "0 61 10 ? * MON"},
+            {"type": "cron"}]}));
+        assert_eq!(
+            fields(&errors),
+            vec!["triggers[2].cronExpression", "triggers[3].cronExpression"]
+        );
+        assert!(
+            errors[0].message.starts_with("minutes field '61'"),
+            "{:?}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod env;
 pub mod event_bus;
 pub mod logging;
 pub mod queue;
+pub mod scheduler;
 pub mod step_functions;
 pub mod worker_queues;

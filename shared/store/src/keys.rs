@@ -37,6 +37,14 @@ pub(crate) fn pipeline_sk(id: &str) -> String {
     format!("{PIPELINE_PREFIX}{id}")
 }
 
+/// The pipeline id of a pipeline config item's key (`APP#{application}` /
+/// `PIPELINE#{id}`); None for every other item of the pipelines table.
+pub fn pipeline_config_id<'a>(pk: &str, sk: &'a str) -> Option<&'a str> {
+    pk.starts_with(&app_pk(""))
+        .then(|| sk.strip_prefix(PIPELINE_PREFIX))
+        .flatten()
+}
+
 /// Names are unique per application, compared trimmed and case-insensitively.
 pub(crate) fn name_sk(name: &str) -> String {
     format!("NAME#{}", name.trim().to_lowercase())

@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use execution_lists::ExecutionFilter;
 pub use executions::StoredExecution;
+pub use keys::pipeline_config_id;
 pub use stage_items::LoadedStage;
 
 /// The table names (they differ per stack and per test).

@@ -76,6 +76,14 @@ impl Store {
             .map(|current| current.config))
     }
 
+    /// The pipeline with this id, wherever it lives.
+    pub async fn get_pipeline_by_id(&self, id: &str) -> Result<Option<PipelineConfig>> {
+        match self.find_pipeline_application(id).await? {
+            Some(application) => self.get_pipeline(&application, id).await,
+            None => Ok(None),
+        }
+    }
+
     /// The application a pipeline id belongs to.
     pub async fn find_pipeline_application(&self, id: &str) -> Result<Option<String>> {
         self.find_config_application(ConfigKind::Pipeline, id).await

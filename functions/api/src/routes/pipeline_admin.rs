@@ -88,11 +88,14 @@ impl ConfigKind {
 pub(crate) async fn save_checked(
     state: &AppState,
     kind: ConfigKind,
-    config: PipelineConfig,
+    mut config: PipelineConfig,
     stale_check: bool,
     user: &str,
 ) -> Result<PipelineConfig, ApiError> {
     check_storable(&config)?;
+    if kind == ConfigKind::Pipeline {
+        gennaker_model::schedules::assign_cron_trigger_ids(&mut config);
+    }
     let application = config.application().unwrap_or_default().trim().to_string();
     let siblings = if application.is_empty() {
         vec![]
