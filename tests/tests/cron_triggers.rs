@@ -100,16 +100,7 @@ impl TestApp {
     }
 
     async fn executions_of(&self, name: &str) -> Vec<Value> {
-        let (status, list) = self
-            .get(&format!("/applications/{APP}/pipelines?limit=100"))
-            .await;
-        assert_eq!(status, 200, "{list}");
-        list.as_array()
-            .unwrap()
-            .iter()
-            .filter(|execution| execution["name"] == name)
-            .cloned()
-            .collect()
+        self.executions_named(APP, name).await
     }
 
     fn queue(&self, logical_id: &str) -> (String, String) {

@@ -47,16 +47,7 @@ impl TestApp {
 
     /// The executions of the application started for the pipeline `name`.
     async fn executions_of(&self, name: &str) -> Vec<Value> {
-        let (status, list) = self
-            .get(&format!("/applications/{APP}/pipelines?limit=100"))
-            .await;
-        assert_eq!(status, 200, "{list}");
-        list.as_array()
-            .unwrap()
-            .iter()
-            .filter(|execution| execution["name"] == name)
-            .cloned()
-            .collect()
+        self.executions_named(APP, name).await
     }
 }
 

@@ -190,6 +190,20 @@ impl TestApp {
         self.trigger(application, name).await
     }
 
+    /// The executions of `application` started for the pipeline named `name` (newest 100).
+    pub async fn executions_named(&self, application: &str, name: &str) -> Vec<Value> {
+        let (status, list) = self
+            .get(&format!("/applications/{application}/pipelines?limit=100"))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|execution| execution["name"] == name)
+            .cloned()
+            .collect()
+    }
+
     /// Polls until the execution has ended (any status but RUNNING, NOT_STARTED, PAUSED).
     pub async fn ended(&self, id: &str) -> Value {
         self.wait_for_execution(id, "the execution to end", |execution| {
