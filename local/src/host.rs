@@ -18,6 +18,7 @@ use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
 use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
 use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
 use gennaker_stage_script::{ScriptConfig, ScriptWorker};
+use gennaker_stage_server_group::{ServerGroupConfig, ServerGroupWorker};
 use gennaker_stage_webhook::{WebhookConfig, WebhookWorker};
 use gennaker_triggers::{PipelineTriggers, TriggersConfig};
 use tokio::sync::watch;
@@ -288,6 +289,13 @@ fn batch_handler(
             Arc::new(move |event| {
                 let notifier = notifier.clone();
                 Box::pin(async move { notifier.handle_batch(event).await })
+            })
+        }
+        "ServerGroupFunction" => {
+            let worker = ServerGroupWorker::new(sdk, ServerGroupConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
             })
         }
         other => bail!("local mode does not know how to host function {other}"),

@@ -91,6 +91,9 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         "PreconditionsFunction",
         "CronScheduleGroup",
         "ConfigSyncFunction",
+        "ServerGroupQueue",
+        "ServerGroupDeadLetterQueue",
+        "ServerGroupFunction",
     ] {
         ensure!(
             checked.contains(id),

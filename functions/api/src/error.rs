@@ -93,6 +93,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<gennaker_cloud::AccountError> for ApiError {
+    fn from(error: gennaker_cloud::AccountError) -> Self {
+        ApiError::not_found(error.to_string())
+    }
+}
+
+impl From<gennaker_cloud::CloudError> for ApiError {
+    fn from(error: gennaker_cloud::CloudError) -> Self {
+        use gennaker_cloud::CloudError;
+        match error {
+            CloudError::Account(_) => ApiError::not_found(error.to_string()),
+            CloudError::Invalid(_) => ApiError::bad_request(error.to_string()),
+            CloudError::Aws { .. } => {
+                tracing::error!(%error, "cloud call failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            }
+        }
+    }
+}
+
 impl From<gennaker_runtime::step_functions::StepFunctionsError> for ApiError {
     fn from(error: gennaker_runtime::step_functions::StepFunctionsError) -> Self {
         tracing::error!(%error, "step functions failure");

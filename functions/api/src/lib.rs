@@ -57,6 +57,7 @@ pub struct AppState {
     pub(crate) execution_ttl_seconds: i64,
     pub(crate) accounts: std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) jenkins: gennaker_jenkins::Jenkins,
+    pub(crate) cloud: gennaker_cloud::Cloud,
 }
 
 impl AppState {
@@ -66,6 +67,11 @@ impl AppState {
             pipelines: config.pipelines_table,
             executions: config.executions_table,
         };
+        let accounts = routes::credentials::parse_accounts(config.accounts.as_deref());
+        let cloud = gennaker_cloud::Cloud::new(
+            sdk.clone(),
+            gennaker_cloud::Accounts::from_entries(&accounts, &default_region(sdk)),
+        );
         Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
             step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
@@ -75,12 +81,22 @@ impl AppState {
                 config.orchestration_queue_url,
             ),
             execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
-            accounts: std::sync::Arc::new(routes::credentials::parse_accounts(
-                config.accounts.as_deref(),
-            )),
+            accounts: std::sync::Arc::new(accounts),
             jenkins: routes::builds::jenkins(sdk, config.jenkins_masters.as_deref()),
+            cloud,
         }
     }
+
+    /// The region an account without `regions` serves: the one the API runs in.
+    pub(crate) fn default_region(&self) -> String {
+        default_region(self.cloud.base())
+    }
+}
+
+fn default_region(sdk: &aws_config::SdkConfig) -> String {
+    sdk.region()
+        .map(|region| region.to_string())
+        .unwrap_or_else(|| gennaker_runtime::aws::LOCAL_REGION.to_string())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -240,6 +256,7 @@ fn gate_routes() -> Router<AppState> {
         .route("/cron/validate", get(routes::cron::validate))
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))
+        .merge(infrastructure_routes())
         .route("/v2/builds", get(routes::builds::masters))
         .route("/v2/builds/{master}/jobs", get(routes::builds::jobs))
         .route(
@@ -250,4 +267,45 @@ fn gate_routes() -> Router<AppState> {
             "/v2/builds/{master}/build/{number}/{*job}",
             get(routes::builds::build),
         )
+}
+
+/// Clusters, server groups, instances and images (Gate's Clouddriver pass-through).
+fn infrastructure_routes() -> Router<AppState> {
+    use routes::infrastructure as infra;
+    Router::new()
+        .route(
+            "/applications/{application}/clusters",
+            get(infra::cluster_names),
+        )
+        .route(
+            "/applications/{application}/clusters/{account}",
+            get(infra::clusters_in_account),
+        )
+        .route(
+            "/applications/{application}/clusters/{account}/{cluster}",
+            get(infra::cluster),
+        )
+        .route(
+            "/applications/{application}/clusters/{account}/{cluster}/serverGroups",
+            get(infra::cluster_server_groups),
+        )
+        .route(
+            "/applications/{application}/clusters/{account}/{cluster}/serverGroups/{server_group}",
+            get(infra::cluster_server_group),
+        )
+        .route(
+            "/applications/{application}/clusters/{account}/{cluster}/{cloud_provider}/{region}/serverGroups/target/{target}",
+            get(infra::target_server_group),
+        )
+        .route(
+            "/applications/{application}/serverGroups",
+            get(infra::application_server_groups),
+        )
+        .route(
+            "/applications/{application}/serverGroups/{account}/{region}/{server_group}",
+            get(infra::server_group),
+        )
+        .route("/serverGroups", get(infra::server_groups))
+        .route("/instances/{account}/{region}/{id}", get(infra::instance))
+        .route("/images/find", get(infra::find_images))
 }

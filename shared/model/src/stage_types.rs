@@ -49,6 +49,41 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         task_name: "checkPrecondition",
         implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.ExpressionPreconditionTask",
     },
+    StageType {
+        key: "createServerGroup",
+        task_name: "createServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.CreateServerGroupTask",
+    },
+    StageType {
+        key: "resizeServerGroup",
+        task_name: "resizeServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.ResizeServerGroupTask",
+    },
+    StageType {
+        key: "disableServerGroup",
+        task_name: "disableServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.DisableServerGroupTask",
+    },
+    StageType {
+        key: "enableServerGroup",
+        task_name: "enableServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.EnableServerGroupTask",
+    },
+    StageType {
+        key: "destroyServerGroup",
+        task_name: "destroyServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.DestroyServerGroupTask",
+    },
+    StageType {
+        key: "findImage",
+        task_name: "findImage",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromClusterTask",
+    },
+    StageType {
+        key: "findImageFromTags",
+        task_name: "findImageFromTags",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",
+    },
 ];
 
 pub fn stage_type(key: &str) -> Option<&'static StageType> {

@@ -27,38 +27,7 @@ const SUMMARY_FIELDS: [&str; 5] = [
 
 /// Parses the `ACCOUNTS` configuration: entries without a string `name` are dropped (and
 /// logged), `type` defaults to "aws".
-pub fn parse_accounts(configured: Option<&str>) -> Vec<Map<String, Value>> {
-    let Some(text) = configured.filter(|text| !text.trim().is_empty()) else {
-        return vec![];
-    };
-    let entries = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(entries)) => entries,
-        _ => {
-            tracing::error!("ACCOUNTS is not a JSON array of accounts; no accounts are configured");
-            return vec![];
-        }
-    };
-    entries
-        .into_iter()
-        .filter_map(|entry| match entry {
-            Value::Object(mut account)
-                if account
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| !n.is_empty()) =>
-            {
-                account
-                    .entry("type")
-                    .or_insert_with(|| Value::String("aws".to_string()));
-                Some(account)
-            }
-            other => {
-                tracing::error!(entry = %other, "an ACCOUNTS entry without a name is ignored");
-                None
-            }
-        })
-        .collect()
-}
+pub use gennaker_cloud::accounts::parse_entries as parse_accounts;
 
 /// The accounts named by `X-SPINNAKER-ACCOUNTS` (comma-separated), as Gate propagates them.
 pub(crate) fn allowed_accounts(headers: &HeaderMap) -> Vec<String> {
@@ -75,8 +44,14 @@ pub(crate) fn allowed_accounts(headers: &HeaderMap) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn expanded(account: &Map<String, Value>) -> Value {
+/// The account as Gate expands it; an AWS account lists its regions as Clouddriver does
+/// (`[{"name": ...}]`, `default_region` when none are configured).
+fn expanded(account: &Map<String, Value>, default_region: &str) -> Value {
     let mut account = account.clone();
+    if account.get("type").and_then(Value::as_str) == Some("aws") {
+        let regions = gennaker_cloud::accounts::expanded_regions(&account, default_region);
+        account.insert("regions".into(), regions);
+    }
     account
         .entry("requiredGroupMembership")
         .or_insert_with(|| json!([]));
@@ -89,7 +64,7 @@ fn expanded(account: &Map<String, Value>) -> Value {
 }
 
 fn summary(account: &Map<String, Value>) -> Value {
-    let Value::Object(full) = expanded(account) else {
+    let Value::Object(full) = expanded(account, "") else {
         unreachable!("expanded returns an object")
     };
     let mut summary: Map<String, Value> = SUMMARY_FIELDS
@@ -110,10 +85,13 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Json<Vec<Value>> {
-    let render = if query.expand == Some(true) {
-        expanded
-    } else {
-        summary
+    let region = state.default_region();
+    let render = |account: &Map<String, Value>| {
+        if query.expand == Some(true) {
+            expanded(account, &region)
+        } else {
+            summary(account)
+        }
     };
     Json(state.accounts.iter().map(render).collect())
 }
@@ -127,7 +105,7 @@ pub async fn get_one(
         .accounts
         .iter()
         .find(|account| account.get("name").and_then(Value::as_str) == Some(name.as_str()))
-        .map(|account| Json(expanded(account)))
+        .map(|account| Json(expanded(account, &state.default_region())))
         .ok_or_else(|| ApiError::not_found(format!("Account '{name}' not found")))
 }
 
@@ -141,7 +119,7 @@ pub async fn list_of_type(
             .accounts
             .iter()
             .filter(|account| account.get("type").and_then(Value::as_str) == Some(kind.as_str()))
-            .map(expanded)
+            .map(|account| expanded(account, &state.default_region()))
             .collect(),
     )
 }
@@ -214,7 +192,13 @@ mod tests {
             json!({"name": "prod", "type": "aws", "accountId": "1", "requiredGroupMembership": [],
                    "permissions": {}, "authorized": true})
         );
-        assert_eq!(expanded(&account)["regions"], json!([]));
-        assert_eq!(expanded(&account)["cloudProvider"], json!("aws"));
+        assert_eq!(
+            expanded(&account, "us-east-1")["regions"],
+            json!([{"name": "us-east-1"}])
+        );
+        assert_eq!(
+            expanded(&account, "us-east-1")["cloudProvider"],
+            json!("aws")
+        );
     }
 }

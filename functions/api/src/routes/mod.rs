@@ -6,6 +6,7 @@ pub mod execution_reads;
 pub mod executions;
 pub mod expressions;
 pub mod gate_tasks;
+pub mod infrastructure;
 pub mod launches;
 pub mod lifecycle;
 pub mod notifications;

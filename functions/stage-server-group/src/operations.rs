@@ -1,0 +1,458 @@
+//! One poll of one server-group stage.
+
+use gennaker_cloud::capacity::Capacity;
+use gennaker_cloud::requests::{self, ImageRef, Location, RequestError, TargetSpec};
+use gennaker_cloud::server_group::{Image, ServerGroup, newest_first, select_image_source};
+use gennaker_cloud::views::build_info;
+use gennaker_cloud::{CloudError, RegionClients, ServerGroupSpec, next_sequence};
+use gennaker_model::ExecutionStatus;
+use gennaker_store::LoadedStage;
+use gennaker_worker::{Answer, StageInput, WorkerError};
+use serde_json::{Map, Value, json};
+
+use crate::ServerGroupWorker;
+
+/// Why a poll ends the stage TERMINAL (or that the stage is over).
+enum Stop {
+    Failed(String),
+    Over,
+    Worker(WorkerError),
+}
+
+impl From<RequestError> for Stop {
+    fn from(error: RequestError) -> Self {
+        Stop::Failed(error.to_string())
+    }
+}
+
+impl From<CloudError> for Stop {
+    fn from(error: CloudError) -> Self {
+        Stop::Failed(error.to_string())
+    }
+}
+
+impl From<WorkerError> for Stop {
+    fn from(error: WorkerError) -> Self {
+        Stop::Worker(error)
+    }
+}
+
+type Step<T> = Result<T, Stop>;
+
+pub(crate) struct Poll<'a> {
+    pub worker: &'a ServerGroupWorker,
+    pub input: &'a StageInput,
+    pub loaded: LoadedStage,
+}
+
+impl Poll<'_> {
+    pub async fn run(self) -> Result<Answer, WorkerError> {
+        let outcome = match self.input.stage_type.as_str() {
+            "createServerGroup" => self.create().await,
+            "resizeServerGroup" => self.on_target(Operation::Resize).await,
+            "disableServerGroup" => self.on_target(Operation::Disable).await,
+            "enableServerGroup" => self.on_target(Operation::Enable).await,
+            "destroyServerGroup" => self.on_target(Operation::Destroy).await,
+            "findImage" => self.find_image().await,
+            "findImageFromTags" => self.find_image_from_tags().await,
+            other => Err(Stop::Failed(format!(
+                "the server-group worker does not run '{other}' stages"
+            ))),
+        };
+        match outcome {
+            Ok(answer) => Ok(answer),
+            Err(Stop::Failed(message)) => {
+                Ok(Answer::terminal(message, self.input.previous_context()))
+            }
+            Err(Stop::Over) => Ok(Answer::finished(
+                ExecutionStatus::Canceled,
+                Map::new(),
+                Map::new(),
+            )),
+            Err(Stop::Worker(error)) => Err(error),
+        }
+    }
+
+    fn context(&self) -> Map<String, Value> {
+        self.input.current_context()
+    }
+
+    async fn clients(&self, location: &Location) -> Step<RegionClients> {
+        Ok(self
+            .worker
+            .cloud
+            .region(&location.account, &location.region)
+            .await?)
+    }
+
+    fn running(&self, context: Map<String, Value>) -> Answer {
+        Answer::running(self.worker.poll_seconds, context)
+    }
+
+    /// Records `entries` unless the stored context already has `key`; the stored context.
+    async fn record_once(
+        &self,
+        key: &str,
+        entries: Map<String, Value>,
+    ) -> Step<Map<String, Value>> {
+        self.worker
+            .record_once(
+                &self.input.execution_id,
+                self.input.attempt,
+                self.loaded.clone(),
+                &entries,
+                |stored| stored.contains_key(key),
+            )
+            .await?
+            .ok_or(Stop::Over)
+    }
+
+    // ------------------------------------------------------------------ create
+
+    async fn create(&self) -> Step<Answer> {
+        let request = requests::create(&self.context())?;
+        let clients = self.clients(&request.location).await?;
+        let image = resolve_image(&clients, &request.image).await?;
+        let region = &request.location.region;
+        let name = match recorded_group(&self.loaded.stage.context, region) {
+            Some(name) => name,
+            None => {
+                let cluster = request.cluster.to_string();
+                let groups = cluster_groups(&clients, &cluster).await?;
+                let latest = newest_first(groups.iter())
+                    .first()
+                    .and_then(|group| group.parsed_name())
+                    .map(|name| name.sequence);
+                let name = request.cluster.server_group(next_sequence(latest));
+                if groups.iter().any(|group| group.name == name) {
+                    return Err(Stop::Failed(format!(
+                        "server group {name} already exists (the cluster has used every push number up to it)"
+                    )));
+                }
+                let entries = Map::from_iter([
+                    (
+                        "deploy.server.groups".to_string(),
+                        json!({ region.clone(): [name] }),
+                    ),
+                    (
+                        "deploy.account.name".to_string(),
+                        json!(request.location.account),
+                    ),
+                ]);
+                let stored = self.record_once("deploy.server.groups", entries).await?;
+                recorded_group(&stored, region).ok_or_else(|| {
+                    Stop::Failed("deploy.server.groups has no group for this region".into())
+                })?
+            }
+        };
+        let done = Map::from_iter([
+            (
+                "deploy.server.groups".to_string(),
+                json!({ region.clone(): [name] }),
+            ),
+            (
+                "deploy.account.name".to_string(),
+                json!(request.location.account),
+            ),
+            ("serverGroupName".to_string(), json!(name)),
+        ]);
+        if self.input.previous_context().get("created") != Some(&json!(true)) {
+            let mut tags = request.tags.clone();
+            tags.insert("spinnaker:application".into(), request.cluster.app.clone());
+            if let Some(stack) = &request.cluster.stack {
+                tags.insert("spinnaker:stack".into(), stack.clone());
+            }
+            if let Some(detail) = &request.cluster.detail {
+                tags.insert("spinnaker:details".into(), detail.clone());
+            }
+            let mut launch = request.launch.clone();
+            launch.image_id = image.image_id.clone();
+            let spec = ServerGroupSpec {
+                name: name.clone(),
+                capacity: request.capacity,
+                launch,
+                zones: request.zones.clone(),
+                subnet_ids: request.subnet_ids.clone(),
+                target_group_names: request.target_groups.clone(),
+                tags,
+            };
+            clients.create_server_group(&spec).await?;
+            let mut context = done;
+            context.insert("created".into(), json!(true));
+            return Ok(self.running(context));
+        }
+        let group = clients.server_group(&name).await?.ok_or_else(|| {
+            Stop::Failed(format!(
+                "server group {name} disappeared while it was being created"
+            ))
+        })?;
+        let mut context = done;
+        context.insert("created".into(), json!(true));
+        if is_up(&group, request.capacity.desired) {
+            Ok(Answer::succeeded(context, Map::new()))
+        } else {
+            Ok(self.running(context))
+        }
+    }
+
+    // ------------------------------------------------------------------ targets
+
+    async fn on_target(&self, operation: Operation) -> Step<Answer> {
+        let context = self.context();
+        let location = requests::single_location(&context)?;
+        let spec = requests::target_spec(&context)?;
+        let resize = match operation {
+            Operation::Resize => Some(requests::resize(&context)?),
+            _ => None,
+        };
+        let clients = self.clients(&location).await?;
+        let stored = &self.loaded.stage.context;
+        let already =
+            |stored: &Map<String, Value>| stored.get("targetResolved") == Some(&json!(true));
+        let stored = if already(stored) {
+            stored.clone()
+        } else {
+            let group = resolve_target(&clients, &spec).await?;
+            let mut entries = Map::from_iter([
+                ("serverGroupName".to_string(), json!(group.name)),
+                ("targetResolved".to_string(), json!(true)),
+            ]);
+            if let Some(resize) = resize {
+                let target = resize
+                    .apply(group.capacity)
+                    .map_err(|e| Stop::Failed(e.to_string()))?;
+                entries.insert("targetCapacity".into(), json!(target));
+            }
+            self.record_once("targetResolved", entries).await?
+        };
+        let name = stored
+            .get("serverGroupName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut context = Map::from_iter([("serverGroupName".to_string(), json!(name))]);
+        let group = clients.server_group(&name).await?;
+        let acted = self.input.previous_context().get("acted") == Some(&json!(true));
+        let Some(group) = group else {
+            return match operation {
+                Operation::Destroy if acted => Ok(Answer::succeeded(context, Map::new())),
+                _ => Err(Stop::Failed(format!(
+                    "server group {name} not found in {}",
+                    location.region
+                ))),
+            };
+        };
+        let reached = match operation {
+            Operation::Resize => {
+                let target: Capacity = serde_json::from_value(
+                    stored.get("targetCapacity").cloned().unwrap_or_default(),
+                )
+                .map_err(|e| Stop::Failed(format!("targetCapacity: {e}")))?;
+                context.insert("targetCapacity".into(), json!(target));
+                if !acted {
+                    clients.resize(&name, target).await?;
+                }
+                acted && group.capacity == target && is_up(&group, target.desired)
+            }
+            Operation::Disable => {
+                if !acted {
+                    clients.disable(&group).await?;
+                }
+                acted && group.is_disabled() && group.target_groups.is_empty()
+            }
+            Operation::Enable => {
+                if !acted {
+                    clients.enable(&group).await?;
+                }
+                acted
+                    && !group.is_disabled()
+                    && gennaker_cloud::aws::recorded_target_groups(&group).is_empty()
+            }
+            Operation::Destroy => {
+                if !acted {
+                    clients.destroy(&name).await?;
+                }
+                false
+            }
+        };
+        context.insert("acted".into(), json!(true));
+        if reached {
+            Ok(Answer::succeeded(context, Map::new()))
+        } else {
+            Ok(self.running(context))
+        }
+    }
+
+    // ------------------------------------------------------------------ images
+
+    async fn find_image(&self) -> Step<Answer> {
+        let request = requests::find_image(&self.context())?;
+        let mut details = Vec::new();
+        for region in &request.regions {
+            let location = Location {
+                account: request.account.clone(),
+                region: region.clone(),
+            };
+            let clients = self.clients(&location).await?;
+            let groups = cluster_groups(&clients, &request.cluster).await?;
+            let source = select_image_source(
+                &groups,
+                &request.cluster,
+                region,
+                request.only_enabled,
+                request.selection,
+            )
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+            let image_id = source
+                .launch
+                .as_ref()
+                .map(|launch| launch.image_id.clone())
+                .unwrap_or_default();
+            let mut detail = json!({
+                "ami": image_id,
+                "imageId": image_id,
+                "imageName": source.image.as_ref().map(|image| image.name.clone()),
+                "cloudProvider": "aws",
+                "region": region,
+                "sourceServerGroup": source.name,
+            });
+            merge_build_info(&mut detail, source.image.as_ref());
+            details.push(detail);
+        }
+        Ok(image_answer(details))
+    }
+
+    async fn find_image_from_tags(&self) -> Step<Answer> {
+        let request = requests::find_image_from_tags(&self.context())?;
+        let account = match &request.account {
+            Some(account) => account.clone(),
+            None => self
+                .worker
+                .cloud
+                .accounts()
+                .all()
+                .first()
+                .map(|account| account.name.clone())
+                .ok_or_else(|| Stop::Failed("no AWS account is configured".into()))?,
+        };
+        let mut details = Vec::new();
+        for region in &request.regions {
+            let location = Location {
+                account: account.clone(),
+                region: region.clone(),
+            };
+            let clients = self.clients(&location).await?;
+            let pattern = format!("{}*", request.package_name);
+            let images = clients
+                .images_by_tags(&request.tags, Some(pattern.as_str()))
+                .await?;
+            let image = images.first().ok_or_else(|| {
+                Stop::Failed(format!(
+                    "no image of package '{}' with tags {:?} in {region}",
+                    request.package_name, request.tags
+                ))
+            })?;
+            let mut detail = json!({
+                "ami": image.image_id,
+                "imageId": image.image_id,
+                "imageName": image.name,
+                "cloudProvider": "aws",
+                "region": region,
+                "package": request.package_name,
+            });
+            merge_build_info(&mut detail, Some(image));
+            details.push(detail);
+        }
+        Ok(image_answer(details))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Resize,
+    Disable,
+    Enable,
+    Destroy,
+}
+
+/// The group a create recorded for `region` (`deploy.server.groups: {region: [name]}`).
+fn recorded_group(context: &Map<String, Value>, region: &str) -> Option<String> {
+    context
+        .get("deploy.server.groups")?
+        .get(region)?
+        .get(0)?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Whether the group runs `desired` instances, each InService and healthy in every target
+/// group.
+fn is_up(group: &ServerGroup, desired: i32) -> bool {
+    usize::try_from(desired).is_ok_and(|desired| group.instances.len() == desired)
+        && group
+            .instances
+            .iter()
+            .all(|instance| instance.health_state() == "Up")
+}
+
+async fn cluster_groups(clients: &RegionClients, cluster: &str) -> Step<Vec<ServerGroup>> {
+    let app = cluster.split('-').next().unwrap_or(cluster);
+    Ok(clients
+        .server_groups(Some(app))
+        .await?
+        .into_iter()
+        .filter(|group| group.cluster().as_deref() == Some(cluster))
+        .collect())
+}
+
+async fn resolve_target(clients: &RegionClients, spec: &TargetSpec) -> Step<ServerGroup> {
+    match spec {
+        TargetSpec::Named(name) => clients.server_group(name).await?.ok_or_else(|| {
+            Stop::Failed(format!(
+                "server group {name} not found in {}",
+                clients.region
+            ))
+        }),
+        TargetSpec::Dynamic { cluster, target } => {
+            let groups = cluster_groups(clients, cluster).await?;
+            target.resolve(&groups).cloned().ok_or_else(|| {
+                Stop::Failed(format!(
+                    "cluster {cluster} has no server group for target {target:?} in {}",
+                    clients.region
+                ))
+            })
+        }
+    }
+}
+
+async fn resolve_image(clients: &RegionClients, image: &ImageRef) -> Step<Image> {
+    let found = match image {
+        ImageRef::Id(id) => clients.image(id).await?,
+        ImageRef::Name(name) => clients
+            .images_named(name)
+            .await?
+            .into_iter()
+            .find(|i| &i.name == name),
+    };
+    found.ok_or_else(|| {
+        let shown = match image {
+            ImageRef::Id(id) | ImageRef::Name(id) => id,
+        };
+        Stop::Failed(format!("image {shown} not found in {}", clients.region))
+    })
+}
+
+fn merge_build_info(detail: &mut Value, image: Option<&Image>) {
+    if let (Value::Object(detail), Value::Object(info)) = (detail, build_info(image)) {
+        for (key, value) in info {
+            detail.entry(key).or_insert(value);
+        }
+    }
+}
+
+/// find-image's answer: `amiDetails` in the context, `deploymentDetails` in the outputs.
+fn image_answer(details: Vec<Value>) -> Answer {
+    let context = Map::from_iter([("amiDetails".to_string(), json!(details))]);
+    let outputs = Map::from_iter([("deploymentDetails".to_string(), json!(details))]);
+    Answer::succeeded(context, outputs)
+}

@@ -1,0 +1,18 @@
+//! The AWS cloud provider (Spinnaker's Clouddriver): accounts, Frigga naming, capacity
+//! rules, server groups (Auto Scaling groups launched from launch templates and attached
+//! to ELBv2 target groups), dynamic targets, find-image selection and Deck's view models
+//! — all pure — plus thin adapters over the EC2, Auto Scaling and ELBv2 APIs (`aws`).
+
+pub mod accounts;
+pub mod aws;
+pub mod capacity;
+pub mod naming;
+pub mod requests;
+pub mod server_group;
+pub mod views;
+
+pub use accounts::{Account, AccountError, Accounts};
+pub use aws::{Cloud, CloudError, InstanceDetails, RegionClients, ServerGroupSpec};
+pub use capacity::{Capacity, CapacityError, Direction, Resize};
+pub use naming::{ClusterName, Moniker, NamingError, ServerGroupName, next_sequence};
+pub use server_group::{ImageSelection, LaunchSettings, ServerGroup, Target};
