@@ -186,7 +186,10 @@ async fn create_resize_disable_enable_destroy_through_the_aws_apis() {
             .and_then(|t| t.launch_template_name()),
         Some("shop-web-v000")
     );
-    assert_eq!(group.target_group_arns(), [target_group.clone()]);
+    assert_eq!(
+        group.target_group_arns(),
+        std::slice::from_ref(&target_group)
+    );
     assert_eq!(group.instances().len(), 2);
     let versions = cloud
         .ec2
@@ -342,7 +345,10 @@ async fn create_resize_disable_enable_destroy_through_the_aws_apis() {
     .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     let enabled = cloud.group("shop-web-v000").await.unwrap();
-    assert_eq!(enabled.target_group_arns(), [target_group.clone()]);
+    assert_eq!(
+        enabled.target_group_arns(),
+        std::slice::from_ref(&target_group)
+    );
     assert!(enabled.suspended_processes().is_empty());
 
     let execution = run(

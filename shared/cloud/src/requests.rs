@@ -90,10 +90,10 @@ pub fn account(context: &Map<String, Value>) -> Result<String, RequestError> {
 /// The regions: `regions`, `region`, or the keys of `availabilityZones`.
 pub fn regions(context: &Map<String, Value>) -> Vec<String> {
     let mut regions = strings(context, "regions");
-    if let Some(region) = text(context, "region") {
-        if !regions.iter().any(|r| r == region) {
-            regions.push(region.to_string());
-        }
+    if let Some(region) = text(context, "region")
+        && !regions.iter().any(|r| r == region)
+    {
+        regions.push(region.to_string());
     }
     if let Some(Value::Object(zones)) = context.get("availabilityZones") {
         for region in zones.keys() {
