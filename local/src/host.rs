@@ -20,7 +20,7 @@ use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
 use gennaker_stage_script::{ScriptConfig, ScriptWorker};
 use gennaker_stage_server_group::{ServerGroupConfig, ServerGroupWorker};
 use gennaker_stage_webhook::{WebhookConfig, WebhookWorker};
-use gennaker_triggers::{PipelineTriggers, TriggersConfig};
+use gennaker_triggers::{JenkinsPoller, JenkinsPollerConfig, PipelineTriggers, TriggersConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -322,6 +322,17 @@ fn scheduled_job(
                 Box::pin(async move {
                     if let Err(error) = orchestrator.reconcile(grace_millis).await {
                         tracing::warn!(%error, "a reconciliation pass failed");
+                    }
+                })
+            })
+        }
+        "JenkinsPollerFunction" => {
+            let poller = JenkinsPoller::new(sdk, JenkinsPollerConfig::from_env(env)?);
+            Arc::new(move || {
+                let poller = poller.clone();
+                Box::pin(async move {
+                    if let Err(error) = poller.poll().await {
+                        tracing::warn!(%error, "a Jenkins trigger poll failed");
                     }
                 })
             })

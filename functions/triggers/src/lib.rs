@@ -8,6 +8,8 @@
 //! scheduledTime}}` to the same queue; each schedule and scheduled time starts at most one
 //! execution.
 
+mod jenkins_builds;
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
@@ -51,6 +53,8 @@ impl TriggersConfig {
         })
     }
 }
+
+pub use jenkins_builds::{JenkinsPoller, JenkinsPollerConfig, PollerConfigError};
 
 #[derive(Clone)]
 pub struct PipelineTriggers {
@@ -184,7 +188,7 @@ impl PipelineTriggers {
 
     /// Starts `config` with `trigger` unless `event_id` already started it (then makes sure
     /// that execution's state machine runs: a crash may have come between the two).
-    async fn launch_once(
+    pub(crate) async fn launch_once(
         &self,
         config: &PipelineConfig,
         event_id: &str,

@@ -18,15 +18,19 @@ use crate::json::{bool_field, str_field};
 /// Trigger types with an index of the pipelines that listen for them.
 pub const WEBHOOK: &str = "webhook";
 pub const PIPELINE: &str = "pipeline";
+pub const JENKINS: &str = "jenkins";
+/// The one index value of Jenkins triggers: the poller needs every watched job, so all
+/// pipelines with a Jenkins trigger share one index partition.
+pub const ALL_JOBS: &str = "*";
 
 /// Whether a trigger is enabled (Front50: a boolean, or "true" in any case).
 pub fn is_enabled(trigger: &Map<String, Value>) -> bool {
     bool_field(trigger, "enabled").unwrap_or(false)
 }
 
-/// The index keys a config is found by: `webhook#{source}` for each webhook trigger and
-/// `pipeline#{upstream config id}` for each pipeline trigger (enabled or not: the flags
-/// are checked when an event arrives).
+/// The index keys a config is found by: `webhook#{source}` for each webhook trigger,
+/// `pipeline#{upstream config id}` for each pipeline trigger and `jenkins#*` for any Jenkins
+/// trigger (enabled or not: the flags are checked when an event arrives).
 pub fn index_keys(config: &PipelineConfig) -> Vec<String> {
     let mut keys: Vec<String> = config
         .triggers()
@@ -37,6 +41,7 @@ pub fn index_keys(config: &PipelineConfig) -> Vec<String> {
             let field = match kind.as_str() {
                 WEBHOOK => "source",
                 PIPELINE => "pipeline",
+                JENKINS => return Some(index_key(JENKINS, ALL_JOBS)),
                 _ => return None,
             };
             let value = str_field(trigger, field).filter(|v| !v.is_empty())?;
@@ -67,6 +72,25 @@ pub fn webhook_triggers<'a>(
                 && is_enabled(trigger)
         })
         .collect()
+}
+
+/// The enabled Jenkins triggers of `config` (Igor's build triggers), whatever their job.
+pub fn jenkins_triggers(config: &PipelineConfig) -> impl Iterator<Item = &Map<String, Value>> {
+    config
+        .triggers()
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|trigger| {
+            str_field(trigger, "type").is_some_and(|kind| kind.eq_ignore_ascii_case(JENKINS))
+                && is_enabled(trigger)
+                && str_field(trigger, "master").is_some_and(|m| !m.is_empty())
+                && str_field(trigger, "job").is_some_and(|j| !j.is_empty())
+        })
+}
+
+/// The `(master, job)` a Jenkins trigger watches.
+pub fn jenkins_job(trigger: &Map<String, Value>) -> Option<(&str, &str)> {
+    Some((str_field(trigger, "master")?, str_field(trigger, "job")?))
 }
 
 /// Whether every payload constraint of the trigger holds (see the module docs).
@@ -269,5 +293,22 @@ mod tests {
             {"type": "cron", "cronExpression": "* * * * * ?"}]}))
         .unwrap();
         assert_eq!(index_keys(&config), vec!["pipeline#up", "webhook#gh"]);
+        let watching = PipelineConfig::from_value(json!({"triggers": [
+            {"type": "jenkins", "master": "ci", "job": "a"},
+            {"type": "jenkins", "master": "ci", "job": "b", "enabled": false}]}))
+        .unwrap();
+        assert_eq!(index_keys(&watching), vec!["jenkins#*"]);
+    }
+
+    #[test]
+    fn jenkins_triggers_are_the_enabled_ones_naming_a_master_and_a_job() {
+        let config = PipelineConfig::from_value(json!({"triggers": [
+            {"type": "jenkins", "master": "ci", "job": "a", "enabled": true},
+            {"type": "jenkins", "master": "ci", "job": "b", "enabled": false},
+            {"type": "jenkins", "master": "ci", "enabled": true},
+            {"type": "webhook", "source": "a", "enabled": true}]}))
+        .unwrap();
+        let watched: Vec<_> = jenkins_triggers(&config).filter_map(jenkins_job).collect();
+        assert_eq!(watched, vec![("ci", "a")]);
     }
 }

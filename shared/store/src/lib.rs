@@ -6,6 +6,7 @@
 
 mod application_history;
 mod applications;
+mod build_watermarks;
 mod concurrency;
 mod error;
 mod execution_lists;

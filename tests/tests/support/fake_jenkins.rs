@@ -83,6 +83,8 @@ struct Inner {
     stops: Vec<(String, u64)>,
     /// POSTs refused for a missing or wrong crumb.
     refused_without_crumb: u32,
+    /// Reads of each job's build list.
+    build_list_reads: HashMap<String, u32>,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,28 @@ impl FakeJenkins {
             .filter(|(j, _)| j == job)
             .map(|(_, n)| *n)
             .collect()
+    }
+
+    /// A build that ran without Gennaker (a push, a timer) and ended with `result`; its
+    /// number is the next of the job.
+    pub fn add_finished_build(&self, job: &str, result: &str) -> u64 {
+        let mut inner = self.inner.lock().unwrap();
+        let builds = inner.builds.entry(job.to_string()).or_default();
+        let number = builds.len() as u64 + 1;
+        builds.push(Build {
+            number,
+            polls_left: 0,
+            result: Some(result.to_string()),
+            stopped: false,
+            timestamp: 1_700_000_000_000 + number as i64,
+        });
+        number
+    }
+
+    /// How often the job's build list (`/job/{name}/api/json`) was read.
+    pub fn build_list_reads(&self, job: &str) -> u32 {
+        let inner = self.inner.lock().unwrap();
+        inner.build_list_reads.get(job).copied().unwrap_or(0)
     }
 
     pub fn refused_without_crumb(&self) -> u32 {
@@ -280,6 +304,7 @@ fn job_route(shared: &Shared, method: Method, rest: &[&str], body: &Bytes) -> Re
                 .into_response()
         }
         (Method::GET, ["api", "json"]) => {
+            *inner.build_list_reads.entry(job.clone()).or_default() += 1;
             let builds: Vec<Value> = inner
                 .builds
                 .get(&job)
