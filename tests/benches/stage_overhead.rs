@@ -297,12 +297,10 @@ async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
         .send()
         .await
         .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{url}: {}",
-        response.status()
-    );
-    response.json().await.unwrap_or(Value::Null)
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{url}: {status} {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
 fn report(what: &str, samples: &mut [i64]) {
