@@ -37,10 +37,7 @@ impl ApiConfig {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
             orchestration_queue_url: env.required("ORCHESTRATION_QUEUE_URL")?,
-            execution_retention_days: env
-                .optional("EXECUTION_RETENTION_DAYS")
-                .and_then(|days| days.parse().ok())
-                .unwrap_or(90),
+            execution_retention_days: env.execution_retention_days(),
             accounts: env.optional("ACCOUNTS"),
             jenkins_masters: env.optional("JENKINS_MASTERS"),
         })

@@ -100,10 +100,7 @@ impl OrchestratorConfig {
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
             orchestration_queue_url: env.required("ORCHESTRATION_QUEUE_URL")?,
             event_bus_name: env.required("EVENT_BUS_NAME")?,
-            execution_retention_days: env
-                .optional("EXECUTION_RETENTION_DAYS")
-                .and_then(|days| days.parse().ok())
-                .unwrap_or(90),
+            execution_retention_days: env.execution_retention_days(),
             execution_window_time_zone: env
                 .optional("EXECUTION_WINDOW_TIME_ZONE")
                 .and_then(|zone| zone.parse().ok())

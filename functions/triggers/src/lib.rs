@@ -46,10 +46,7 @@ impl TriggersConfig {
             pipelines_table: env.required("PIPELINES_TABLE")?,
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
-            execution_retention_days: env
-                .optional("EXECUTION_RETENTION_DAYS")
-                .and_then(|days| days.parse().ok())
-                .unwrap_or(30),
+            execution_retention_days: env.execution_retention_days(),
         })
     }
 }

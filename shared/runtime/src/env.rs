@@ -39,4 +39,12 @@ impl FunctionEnv {
             .filter(|value| !value.is_empty())
             .cloned()
     }
+
+    /// `EXECUTION_RETENTION_DAYS`: how long executions are kept, in days (the template's
+    /// default of 90 when unset or unreadable).
+    pub fn execution_retention_days(&self) -> i64 {
+        self.optional("EXECUTION_RETENTION_DAYS")
+            .and_then(|days| days.parse().ok())
+            .unwrap_or(90)
+    }
 }
