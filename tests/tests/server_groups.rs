@@ -6,128 +6,12 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_autoscaling::types::AutoScalingGroup;
 use gennaker_local::{Delivery, LocalOptions};
 use serde_json::{Value, json};
+use support::cloud::Cloud;
 use support::{TestApp, stage};
 
 const REGION: &str = "us-east-1";
-
-/// The emulator's AWS APIs, as a test sees them.
-struct Cloud {
-    ec2: aws_sdk_ec2::Client,
-    autoscaling: aws_sdk_autoscaling::Client,
-    elbv2: aws_sdk_elasticloadbalancingv2::Client,
-}
-
-impl Cloud {
-    fn of(app: &TestApp) -> Cloud {
-        let sdk = &app.running.sdk;
-        Cloud {
-            ec2: aws_sdk_ec2::Client::new(sdk),
-            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-        }
-    }
-
-    /// Any image the emulator has preloaded.
-    async fn an_image(&self) -> (String, String) {
-        let images = self.ec2.describe_images().send().await.unwrap();
-        let image = images
-            .images()
-            .iter()
-            .find(|i| i.name().is_some())
-            .expect("moto preloads images");
-        (
-            image.image_id().unwrap().to_string(),
-            image.name().unwrap().to_string(),
-        )
-    }
-
-    /// A target group in the default VPC; its ARN.
-    async fn target_group(&self, name: &str) -> String {
-        let vpcs = self.ec2.describe_vpcs().send().await.unwrap();
-        let vpc = vpcs
-            .vpcs()
-            .iter()
-            .find(|v| v.is_default() == Some(true))
-            .expect("a default VPC");
-        let created = self
-            .elbv2
-            .create_target_group()
-            .name(name)
-            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-            .port(80)
-            .vpc_id(vpc.vpc_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        created.target_groups()[0]
-            .target_group_arn()
-            .unwrap()
-            .to_string()
-    }
-
-    async fn groups(&self) -> Vec<AutoScalingGroup> {
-        let found = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .send()
-            .await
-            .unwrap();
-        let mut groups = found.auto_scaling_groups().to_vec();
-        groups.sort_by(|a, b| {
-            a.auto_scaling_group_name()
-                .cmp(&b.auto_scaling_group_name())
-        });
-        groups
-    }
-
-    async fn group_names(&self) -> Vec<String> {
-        self.groups()
-            .await
-            .iter()
-            .map(|g| g.auto_scaling_group_name().unwrap().to_string())
-            .collect()
-    }
-
-    async fn group(&self, name: &str) -> Option<AutoScalingGroup> {
-        self.groups()
-            .await
-            .into_iter()
-            .find(|g| g.auto_scaling_group_name() == Some(name))
-    }
-
-    async fn healthy_targets(&self, target_group_arn: &str) -> usize {
-        let health = self
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(target_group_arn)
-            .send()
-            .await
-            .unwrap();
-        health
-            .target_health_descriptions()
-            .iter()
-            .filter(|d| {
-                d.target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str())
-                    == Some("healthy")
-            })
-            .count()
-    }
-
-    async fn launch_template_count(&self) -> usize {
-        self.ec2
-            .describe_launch_templates()
-            .send()
-            .await
-            .unwrap()
-            .launch_templates()
-            .len()
-    }
-}
 
 fn create_stage(ref_id: &str, requisites: &[&str], image_id: &str, capacity: Value) -> Value {
     json!({"refId": ref_id, "requisiteStageRefIds": requisites, "type": "createServerGroup",

@@ -8,6 +8,8 @@ use gennaker_model::execution_window::{ExecutionWindow, iso8601};
 use gennaker_model::{Execution, StageExecution};
 use serde_json::{Value, json};
 
+const DEPLOYMENT_DETAILS: &str = "deploymentDetails";
+
 pub fn for_stage(
     execution: &Execution,
     stage: &StageExecution,
@@ -31,6 +33,15 @@ pub fn for_stage(
         "startChildDeduplicationId": format!("{}-start-child", stage.state_machine_execution_name(&execution.id)),
         "context": stage.context,
     });
+    // Deploy stages take their image from an upstream bake or find-image (§3.14).
+    if matches!(
+        stage.stage_type.as_str(),
+        "deploy" | "createServerGroup" | "cloneServerGroup"
+    ) && !stage.context.contains_key(DEPLOYMENT_DETAILS)
+        && let Some(details) = execution.ancestor_output(stage, DEPLOYMENT_DETAILS)
+    {
+        input["context"][DEPLOYMENT_DETAILS] = details.clone();
+    }
     if let Some(not_before) = window_start(execution, stage, window_zone, now) {
         input["notBefore"] = json!(iso8601(not_before));
     }

@@ -1,6 +1,7 @@
 //! The server-group stage worker (Clouddriver's AWS operations as Orca's stages,
-//! semantics §4.8–4.9): `createServerGroup`, `resizeServerGroup`, `disableServerGroup`,
-//! `enableServerGroup`, `destroyServerGroup`, `findImage` and `findImageFromTags`.
+//! semantics §4.7–4.9): `deploy` with its strategies, `createServerGroup`,
+//! `cloneServerGroup`, `resizeServerGroup`, `disableServerGroup`, `enableServerGroup`,
+//! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags`.
 //!
 //! Every poll first reads the stage context into a checked request (a bad one fails the
 //! stage before any cloud call), then either acts or checks whether the cloud has reached
@@ -9,10 +10,13 @@
 //! Redelivery: the choice that must not be made twice is recorded on the stage item with a
 //! version-conditioned write before acting — the name of the new group
 //! (`deploy.server.groups`), the group a dynamic target resolved to (`serverGroupName`) and
-//! the capacity a relative resize aims at (`targetCapacity`). A second delivery finds the
-//! record and repeats the same, idempotent, cloud calls.
+//! the capacity a relative resize aims at (`targetCapacity`), a deploy's whole plan
+//! (`deployPlan`). A second delivery finds the record and repeats the same, idempotent,
+//! cloud calls.
 
+mod deploy;
 mod operations;
+mod rollback;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_cloud::{Accounts, Cloud};
@@ -32,7 +36,10 @@ const PAUSED_BACKOFF_SECONDS: u64 = 10;
 const MAX_RECORD_RETRIES: usize = 5;
 
 /// The stage types this worker runs.
-pub const STAGE_TYPES: [&str; 7] = [
+pub const STAGE_TYPES: [&str; 10] = [
+    "deploy",
+    "cloneServerGroup",
+    "rollbackServerGroup",
     "createServerGroup",
     "resizeServerGroup",
     "disableServerGroup",
@@ -119,7 +126,10 @@ impl ServerGroupWorker {
         let answer = match self.progress.liveness(&task.stage).await? {
             Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
             Liveness::Paused(_) => Answer::running(PAUSED_BACKOFF_SECONDS, Map::new()),
-            Liveness::Active(_) if task.stage.timed_out(now_millis()) => {
+            // A deploy runs its own timeout: it may have a rollback to do first.
+            Liveness::Active(_)
+                if task.stage.stage_type != "deploy" && task.stage.timed_out(now_millis()) =>
+            {
                 Answer::timed_out(task.stage.previous_context())
             }
             Liveness::Active(loaded) => {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::ServerGroupWorker;
 
 /// Why a poll ends the stage TERMINAL (or that the stage is over).
-enum Stop {
+pub(crate) enum Stop {
     Failed(String),
     Over,
     Worker(WorkerError),
@@ -37,7 +37,7 @@ impl From<WorkerError> for Stop {
     }
 }
 
-type Step<T> = Result<T, Stop>;
+pub(crate) type Step<T> = Result<T, Stop>;
 
 pub(crate) struct Poll<'a> {
     pub worker: &'a ServerGroupWorker,
@@ -49,6 +49,9 @@ impl Poll<'_> {
     pub async fn run(self) -> Result<Answer, WorkerError> {
         let outcome = match self.input.stage_type.as_str() {
             "createServerGroup" => self.create().await,
+            "deploy" => self.deploy().await,
+            "cloneServerGroup" => self.clone_server_group().await,
+            "rollbackServerGroup" => self.rollback().await,
             "resizeServerGroup" => self.on_target(Operation::Resize).await,
             "disableServerGroup" => self.on_target(Operation::Disable).await,
             "enableServerGroup" => self.on_target(Operation::Enable).await,
@@ -73,11 +76,11 @@ impl Poll<'_> {
         }
     }
 
-    fn context(&self) -> Map<String, Value> {
+    pub(crate) fn context(&self) -> Map<String, Value> {
         self.input.current_context()
     }
 
-    async fn clients(&self, location: &Location) -> Step<RegionClients> {
+    pub(crate) async fn clients(&self, location: &Location) -> Step<RegionClients> {
         Ok(self
             .worker
             .cloud
@@ -85,12 +88,12 @@ impl Poll<'_> {
             .await?)
     }
 
-    fn running(&self, context: Map<String, Value>) -> Answer {
+    pub(crate) fn running(&self, context: Map<String, Value>) -> Answer {
         Answer::running(self.worker.poll_seconds, context)
     }
 
     /// Records `entries` unless the stored context already has `key`; the stored context.
-    async fn record_once(
+    pub(crate) async fn record_once(
         &self,
         key: &str,
         entries: Map<String, Value>,
@@ -110,7 +113,13 @@ impl Poll<'_> {
     // ------------------------------------------------------------------ create
 
     async fn create(&self) -> Step<Answer> {
-        let request = requests::create(&self.context())?;
+        self.create_with(&self.context()).await
+    }
+
+    /// Creates the group `context` describes (a create stage's own context, or a clone's
+    /// source settings with the stage's fields laid over them).
+    pub(crate) async fn create_with(&self, context: &Map<String, Value>) -> Step<Answer> {
+        let request = requests::create(context)?;
         let clients = self.clients(&request.location).await?;
         let image = resolve_image(&clients, &request.image).await?;
         let region = &request.location.region;
@@ -387,7 +396,7 @@ fn recorded_group(context: &Map<String, Value>, region: &str) -> Option<String> 
 
 /// Whether the group runs `desired` instances, each InService and healthy in every target
 /// group.
-fn is_up(group: &ServerGroup, desired: i32) -> bool {
+pub(crate) fn is_up(group: &ServerGroup, desired: i32) -> bool {
     usize::try_from(desired).is_ok_and(|desired| group.instances.len() == desired)
         && group
             .instances
@@ -395,7 +404,10 @@ fn is_up(group: &ServerGroup, desired: i32) -> bool {
             .all(|instance| instance.health_state() == "Up")
 }
 
-async fn cluster_groups(clients: &RegionClients, cluster: &str) -> Step<Vec<ServerGroup>> {
+pub(crate) async fn cluster_groups(
+    clients: &RegionClients,
+    cluster: &str,
+) -> Step<Vec<ServerGroup>> {
     let app = cluster.split('-').next().unwrap_or(cluster);
     Ok(clients
         .server_groups(Some(app))
@@ -425,7 +437,7 @@ async fn resolve_target(clients: &RegionClients, spec: &TargetSpec) -> Step<Serv
     }
 }
 
-async fn resolve_image(clients: &RegionClients, image: &ImageRef) -> Step<Image> {
+pub(crate) async fn resolve_image(clients: &RegionClients, image: &ImageRef) -> Step<Image> {
     let found = match image {
         ImageRef::Id(id) => clients.image(id).await?,
         ImageRef::Name(name) => clients

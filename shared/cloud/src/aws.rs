@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types as asg;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types as ec2;
+use aws_sdk_elasticloadbalancingv2::types as elb;
 
 use crate::accounts::{AccountError, Accounts};
 use crate::capacity::Capacity;
@@ -41,9 +42,15 @@ fn aws_error<E>(operation: &'static str) -> impl FnOnce(E) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |error| CloudError::Aws {
-        operation,
-        message: aws_sdk_ec2::error::DisplayErrorContext(&error).to_string(),
+    // The service's code and message when it sent them: the full error context carries
+    // the raw response, which is noise in a stage's error and can be kilobytes long.
+    move |error| {
+        let message = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => aws_sdk_ec2::error::DisplayErrorContext(&error).to_string(),
+        };
+        CloudError::Aws { operation, message }
     }
 }
 
@@ -612,13 +619,26 @@ impl RegionClients {
         }
         if !group.target_groups.is_empty() {
             let arns = self.target_group_arns(&group.target_groups).await?;
-            self.autoscaling
-                .detach_load_balancer_target_groups()
-                .auto_scaling_group_name(&group.name)
-                .set_target_group_arns(Some(arns))
-                .send()
-                .await
-                .map_err(aws_error("DetachLoadBalancerTargetGroups"))?;
+            let detach = || {
+                self.autoscaling
+                    .detach_load_balancer_target_groups()
+                    .auto_scaling_group_name(&group.name)
+                    .set_target_group_arns(Some(arns.clone()))
+                    .send()
+            };
+            match detach().await {
+                Ok(_) => {}
+                // The emulator refuses to detach a group some of whose instances a rolling
+                // red/black already deregistered (AWS detaches it): register them again
+                // and detach once more.
+                Err(error) if error.code() == Some("InvalidTarget") => {
+                    self.register_instances(group).await?;
+                    detach()
+                        .await
+                        .map_err(aws_error("DetachLoadBalancerTargetGroups"))?;
+                }
+                Err(error) => return Err(aws_error("DetachLoadBalancerTargetGroups")(error)),
+            }
         }
         self.autoscaling
             .suspend_processes()
@@ -658,6 +678,62 @@ impl RegionClients {
                 .send()
                 .await
                 .map_err(aws_error("DeleteTags"))?;
+        }
+        Ok(())
+    }
+
+    /// Takes `instance_ids` of `group` out of its target groups (a rolling red/black's
+    /// partial disable); the group stays attached, so later launches still register.
+    pub async fn deregister_instances(
+        &self,
+        group: &ServerGroup,
+        instance_ids: &[String],
+    ) -> Result<(), CloudError> {
+        self.set_registration(group, instance_ids, false).await
+    }
+
+    /// Puts every instance of `group` back into its target groups (undoes
+    /// `deregister_instances`; registering a registered target is a no-op).
+    pub async fn register_instances(&self, group: &ServerGroup) -> Result<(), CloudError> {
+        let ids: Vec<String> = group
+            .instances
+            .iter()
+            .map(|instance| instance.instance_id.clone())
+            .collect();
+        self.set_registration(group, &ids, true).await
+    }
+
+    async fn set_registration(
+        &self,
+        group: &ServerGroup,
+        instance_ids: &[String],
+        registered: bool,
+    ) -> Result<(), CloudError> {
+        if instance_ids.is_empty() || group.target_groups.is_empty() {
+            return Ok(());
+        }
+        let targets: Vec<elb::TargetDescription> = instance_ids
+            .iter()
+            .map(|id| elb::TargetDescription::builder().id(id).build())
+            .collect();
+        for arn in self.target_group_arns(&group.target_groups).await? {
+            if registered {
+                self.elbv2
+                    .register_targets()
+                    .target_group_arn(&arn)
+                    .set_targets(Some(targets.clone()))
+                    .send()
+                    .await
+                    .map_err(aws_error("RegisterTargets"))?;
+            } else {
+                self.elbv2
+                    .deregister_targets()
+                    .target_group_arn(&arn)
+                    .set_targets(Some(targets.clone()))
+                    .send()
+                    .await
+                    .map_err(aws_error("DeregisterTargets"))?;
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod aws;
 pub mod capacity;
+pub mod deploy;
 pub mod naming;
 pub mod requests;
 pub mod server_group;

@@ -151,6 +151,32 @@ impl Execution {
         self.stages.iter().find(|stage| stage.ref_id == ref_id)
     }
 
+    /// `key` from the `outputs` of the nearest upstream stage that has it (breadth first
+    /// over `requisiteStageRefIds`), as Orca's context lookup falls back to ancestors'
+    /// outputs (semantics §3.14).
+    pub fn ancestor_output(&self, stage: &StageExecution, key: &str) -> Option<&Value> {
+        let mut seen: Vec<&str> = vec![stage.ref_id.as_str()];
+        let mut frontier: std::collections::VecDeque<&str> = stage
+            .requisite_stage_ref_ids
+            .iter()
+            .map(String::as_str)
+            .collect();
+        while let Some(ref_id) = frontier.pop_front() {
+            if seen.contains(&ref_id) {
+                continue;
+            }
+            seen.push(ref_id);
+            let Some(upstream) = self.stage_by_ref_id(ref_id) else {
+                continue;
+            };
+            if let Some(value) = upstream.outputs.get(key) {
+                return Some(value);
+            }
+            frontier.extend(upstream.requisite_stage_ref_ids.iter().map(String::as_str));
+        }
+        None
+    }
+
     /// Top-level stages only (execution status considers only these).
     pub fn top_level_stages(&self) -> impl Iterator<Item = &StageExecution> {
         self.stages

@@ -50,6 +50,21 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.ExpressionPreconditionTask",
     },
     StageType {
+        key: "deploy",
+        task_name: "completeParallelDeploy",
+        implementing_class: "com.netflix.spinnaker.orca.kato.pipeline.ParallelDeployStage$CompleteParallelDeployTask",
+    },
+    StageType {
+        key: "cloneServerGroup",
+        task_name: "cloneServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.CloneServerGroupTask",
+    },
+    StageType {
+        key: "rollbackServerGroup",
+        task_name: "rollbackServerGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.pipeline.servergroup.RollbackServerGroupStage",
+    },
+    StageType {
         key: "createServerGroup",
         task_name: "createServerGroup",
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.servergroup.CreateServerGroupTask",

@@ -564,7 +564,7 @@ mod tests {
     #[test]
     fn all_errors_are_collected() {
         let errors = errors_of(json!({"application": "a", "stages": [
-            wait("1", "A", &["7"]), wait("1", "B", &[]), {"refId": "3", "type": "deploy"}
+            wait("1", "A", &["7"]), wait("1", "B", &[]), {"refId": "3", "type": "kayentaCanary"}
         ]}));
         assert_eq!(
             fields(&errors),

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cloud;
 pub mod fake_jenkins;
 pub mod webhook_target;
 
