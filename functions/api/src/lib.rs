@@ -27,6 +27,9 @@ pub struct ApiConfig {
     pub accounts: Option<String>,
     /// `JENKINS_MASTERS`: the build masters of `GET /v2/builds` (see `routes::builds`).
     pub jenkins_masters: Option<String>,
+    /// `INFRASTRUCTURE_CACHE_SECONDS`: how long a server-group listing is served from
+    /// memory (default 10; 0 reads live every time).
+    pub infrastructure_cache_seconds: u64,
 }
 
 impl ApiConfig {
@@ -40,6 +43,10 @@ impl ApiConfig {
             execution_retention_days: env.execution_retention_days(),
             accounts: env.optional("ACCOUNTS"),
             jenkins_masters: env.optional("JENKINS_MASTERS"),
+            infrastructure_cache_seconds: env
+                .optional("INFRASTRUCTURE_CACHE_SECONDS")
+                .and_then(|seconds| seconds.trim().parse().ok())
+                .unwrap_or(10),
         })
     }
 }
@@ -55,6 +62,9 @@ pub struct AppState {
     pub(crate) accounts: std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) jenkins: gennaker_jenkins::Jenkins,
     pub(crate) cloud: gennaker_cloud::Cloud,
+    /// Server groups by account, region and application, briefly kept (see the cache).
+    pub(crate) server_group_listings:
+        std::sync::Arc<gennaker_cloud::cache::ListingCache<Vec<gennaker_cloud::ServerGroup>>>,
 }
 
 impl AppState {
@@ -81,6 +91,9 @@ impl AppState {
             accounts: std::sync::Arc::new(accounts),
             jenkins: routes::builds::jenkins(sdk, config.jenkins_masters.as_deref()),
             cloud,
+            server_group_listings: std::sync::Arc::new(gennaker_cloud::cache::ListingCache::new(
+                std::time::Duration::from_secs(config.infrastructure_cache_seconds),
+            )),
         }
     }
 

@@ -22,6 +22,7 @@ async fn an_http_api_event_reaches_the_router() {
         execution_retention_days: 1,
         accounts: None,
         jenkins_masters: None,
+        infrastructure_cache_seconds: 0,
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod aws;
+pub mod cache;
 pub mod capacity;
 pub mod deploy;
 pub mod naming;

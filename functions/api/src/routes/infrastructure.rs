@@ -1,6 +1,8 @@
 //! Infrastructure reads (Gate's pass-through to Clouddriver): clusters, server groups,
-//! instances and images of the configured AWS accounts, read live through `gennaker-cloud`
-//! with the fields Deck reads. Unknown accounts and regions are 404s in Gate's error shape.
+//! instances and images of the configured AWS accounts, read through `gennaker-cloud` with
+//! the fields Deck reads. An application's server-group listing per region is kept for
+//! `INFRASTRUCTURE_CACHE_SECONDS`; single groups, instances and images are read live.
+//! Unknown accounts and regions are 404s in Gate's error shape.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -28,10 +30,26 @@ async fn application_groups(
     let mut groups = Vec::new();
     for account in accounts {
         for region in &account.regions {
-            let clients = state.cloud.region(&account.name, region).await?;
-            groups.extend(clients.server_groups(Some(application)).await?);
+            groups.extend(listed_groups(state, &account.name, region, application).await?);
         }
     }
+    Ok(groups)
+}
+
+/// The server groups of `application` in one account and region, from the listing cache
+/// when a recent read is there.
+async fn listed_groups(
+    state: &AppState,
+    account: &str,
+    region: &str,
+    application: &str,
+) -> Result<Vec<ServerGroup>, ApiError> {
+    let clients = state.cloud.region(account, region).await?;
+    let key = format!("{account}/{region}/{application}");
+    let groups = state
+        .server_group_listings
+        .get_or_read(&key, || clients.server_groups(Some(application)))
+        .await?;
     Ok(groups)
 }
 
@@ -138,9 +156,7 @@ pub async fn target_server_group(
             format!("unknown target '{target}' (current_asg_dynamic, ancestor_asg_dynamic, oldest_asg_dynamic, largest_asg_dynamic)"),
         )
     })?;
-    let clients = state.cloud.region(&account, &region).await?;
-    let groups: Vec<ServerGroup> = clients
-        .server_groups(Some(&application))
+    let groups: Vec<ServerGroup> = listed_groups(&state, &account, &region, &application)
         .await?
         .into_iter()
         .filter(|group| group.cluster().as_deref() == Some(cluster.as_str()))
