@@ -11,6 +11,8 @@ use tokio::process::{Child, Command};
 /// The moto release Gennaker is tested against (see `../shared/research/emulators.md`).
 const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+/// Starts moto's server with its request-id rewrite kept to XML responses.
+const MOTO_SERVER: &str = include_str!("moto_server.py");
 
 /// A running emulator; dropping it kills the process.
 pub struct Emulator {
@@ -77,9 +79,17 @@ impl Emulator {
         let venv = tokio::task::spawn_blocking(ensure_installed).await??;
         let port = free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        let mut command = Command::new(venv.join("bin/moto_server"));
+        // moto's own server entry point, with one fix applied first (see moto_server.py).
+        let mut command = Command::new(venv.join("bin/python"));
         command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-c",
+                MOTO_SERVER,
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             // Step Functions' service integrations call back into moto on this port.
             .env("MOTO_PORT", port.to_string())
             // The emulator needs no credentials; it never gets the caller's.

@@ -27,6 +27,45 @@ async fn local_mode_deploys_every_resource_of_the_template() -> anyhow::Result<(
     outcome
 }
 
+/// moto rewrote `<RequestId>…</RequestId>` in every response, JSON included, so a message
+/// quoting an AWS XML error came back cut short (the emulator now keeps that rewrite to XML).
+#[tokio::test]
+async fn the_emulator_returns_message_bodies_quoting_aws_xml_errors_unchanged() -> anyhow::Result<()>
+{
+    let emulator = Emulator::start().await?;
+    let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name("quoted-errors")
+        .send()
+        .await?;
+    let queue_url = queue.queue_url().context("queue url")?;
+    let error = "<ErrorResponse><Error><Code>InvalidTarget</Code></Error><RequestId>1BX</RequestId></ErrorResponse>";
+    let body = json!({"status": "TERMINAL", "context": {"exception": {"details": {
+        "error": error, "errors": [error]}}}})
+    .to_string();
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(&body)
+        .send()
+        .await?;
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await?;
+    let returned = received
+        .messages()
+        .first()
+        .and_then(|message| message.body())
+        .context("the message")?;
+    emulator.stop().await;
+    ensure!(returned == body, "the body came back changed: {returned}");
+    Ok(())
+}
+
 async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
     let sdk = gennaker_runtime::aws::sdk_config(Some(endpoint)).await;
     let template = Template::load(&project_root().join("template.yaml"))?;

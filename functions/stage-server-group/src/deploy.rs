@@ -19,7 +19,7 @@ use gennaker_worker::Answer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::operations::{Poll, Step, Stop, cluster_groups, is_up, resolve_image};
+use crate::operations::{Poll, Step, Stop, cluster_groups, is_up_for, resolve_image};
 
 /// How many phases one poll may move a deployment through when they need no waiting.
 const MAX_PHASES_PER_POLL: usize = 12;
@@ -356,7 +356,7 @@ impl Run<'_> {
             }),
             Phase::WaitForUp => {
                 let group = self.new_group().await?;
-                if is_up(&group, self.planned.capacity.desired) {
+                if self.is_up(&group, self.planned.capacity.desired) {
                     Ok(Next::Now(self.after_up(progress)))
                 } else {
                     Ok(Next::Later(progress))
@@ -405,6 +405,10 @@ impl Run<'_> {
             }
             Phase::Succeeded | Phase::Failed => Ok(Next::Later(progress)),
         }
+    }
+
+    fn is_up(&self, group: &ServerGroup, desired: i32) -> bool {
+        is_up_for(group, desired, &self.deployment.request.health_providers)
     }
 
     fn strategy(&self) -> Strategy {
@@ -492,7 +496,7 @@ impl Run<'_> {
         let percent = self.percent(progress.step);
         let capacity = rolling_capacity(self.planned.capacity, percent);
         let group = self.new_group().await?;
-        if !is_up(&group, capacity.desired) {
+        if !self.is_up(&group, capacity.desired) {
             return Ok(Next::Later(progress));
         }
         for old in self.older().await? {

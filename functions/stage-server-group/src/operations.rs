@@ -197,7 +197,7 @@ impl Poll<'_> {
         })?;
         let mut context = done;
         context.insert("created".into(), json!(true));
-        if is_up(&group, request.capacity.desired) {
+        if is_up_for(&group, request.capacity.desired, &request.health_providers) {
             Ok(Answer::succeeded(context, Map::new()))
         } else {
             Ok(self.running(context))
@@ -397,11 +397,16 @@ fn recorded_group(context: &Map<String, Value>, region: &str) -> Option<String> 
 /// Whether the group runs `desired` instances, each InService and healthy in every target
 /// group.
 pub(crate) fn is_up(group: &ServerGroup, desired: i32) -> bool {
+    is_up_for(group, desired, &[])
+}
+
+/// [`is_up`] judged by the given health providers only (`interestingHealthProviderNames`).
+pub(crate) fn is_up_for(group: &ServerGroup, desired: i32, providers: &[String]) -> bool {
     usize::try_from(desired).is_ok_and(|desired| group.instances.len() == desired)
         && group
             .instances
             .iter()
-            .all(|instance| instance.health_state() == "Up")
+            .all(|instance| instance.is_up_for(providers))
 }
 
 pub(crate) async fn cluster_groups(

@@ -255,6 +255,9 @@ pub struct CreateRequest {
     pub subnet_ids: Vec<String>,
     pub target_groups: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// `interestingHealthProviderNames`: the health reports that decide "up" (all when
+    /// empty).
+    pub health_providers: Vec<String>,
 }
 
 pub fn create(context: &Map<String, Value>) -> Result<CreateRequest, RequestError> {
@@ -321,6 +324,7 @@ pub fn create(context: &Map<String, Value>) -> Result<CreateRequest, RequestErro
         subnet_ids: strings(context, "subnetIds"),
         target_groups,
         tags,
+        health_providers: strings(context, "interestingHealthProviderNames"),
     })
 }
 

@@ -63,6 +63,29 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Whether the instance counts as up for a deploy: with no `providers`, by its overall
+    /// health; with Deck's `interestingHealthProviderNames` (`Amazon`, `TargetGroup`,
+    /// `LoadBalancer`), by those reports only — some Up and none Down, as Orca decides.
+    pub fn is_up_for(&self, providers: &[String]) -> bool {
+        if providers.is_empty() {
+            return self.health_state() == "Up";
+        }
+        let interesting: Vec<&Health> = self
+            .health
+            .iter()
+            .filter(|health| {
+                providers.iter().any(|provider| match provider.as_str() {
+                    "LoadBalancer" | "TargetGroup" => health.kind == "TargetGroup",
+                    other => health.kind == other,
+                })
+            })
+            .collect();
+        interesting.iter().any(|health| health.state == "Up")
+            && !interesting.iter().any(|health| health.state == "Down")
+    }
+}
+
 /// Spinnaker state of an instance as its Auto Scaling group reports it.
 pub fn auto_scaling_health(lifecycle_state: &str, health_status: &str) -> &'static str {
     match (lifecycle_state, health_status) {
@@ -263,6 +286,49 @@ pub fn select_image_source<'a>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn interesting_health_providers_decide_whether_an_instance_is_up() {
+        let instance = Instance {
+            instance_id: "i-1".into(),
+            availability_zone: "us-east-1a".into(),
+            health: vec![
+                Health {
+                    kind: "Amazon",
+                    state: "Up",
+                    target_group: None,
+                },
+                Health {
+                    kind: "TargetGroup",
+                    state: "OutOfService",
+                    target_group: Some("tg".into()),
+                },
+            ],
+        };
+        assert!(!instance.is_up_for(&[]));
+        assert!(instance.is_up_for(&["Amazon".to_string()]));
+        assert!(!instance.is_up_for(&["TargetGroup".to_string()]));
+        assert!(
+            !instance.is_up_for(&["Discovery".to_string()]),
+            "no report of it: not up"
+        );
+        let down = Instance {
+            health: vec![
+                Health {
+                    kind: "Amazon",
+                    state: "Down",
+                    target_group: None,
+                },
+                Health {
+                    kind: "TargetGroup",
+                    state: "Up",
+                    target_group: Some("tg".into()),
+                },
+            ],
+            ..instance
+        };
+        assert!(!down.is_up_for(&["Amazon".to_string(), "LoadBalancer".to_string()]));
+    }
 
     pub(crate) fn group(name: &str, created_time: i64, instances: usize) -> ServerGroup {
         ServerGroup {

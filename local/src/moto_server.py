@@ -1,0 +1,37 @@
+"""moto_server, with moto's request-id rewrite confined to XML responses.
+
+moto 5.2.5's BaseResponse._enrich_response (moto/core/responses.py) runs
+    re.sub(r"(?<=<RequestId>).*(?=<\/RequestId>)", request_id, body)
+over every response body, JSON ones included. A JSON response (SQS ReceiveMessage, Step
+Functions GetExecutionHistory...) whose data holds the text <RequestId>...</RequestId> -
+an AWS XML error quoted in a stage's answer, say - lost everything from the first
+<RequestId> to the last </RequestId> and often stopped being JSON. Only moto's own XML
+bodies need the rewrite (in XML, data is escaped as &lt;RequestId&gt; and never matches).
+
+Run as: python -c "<this file>" -H 127.0.0.1 -p PORT (moto_server's arguments).
+"""
+import re
+import sys
+
+from moto.core.responses import BaseResponse
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+# The text of one element only: it cannot run across other tags or data.
+_REQUEST_ID = re.compile(r"(?<=<RequestId>)[^<]*(?=</RequestId>)")
+
+
+def _enrich_response(headers, body):
+    if "status" in headers:
+        headers["status"] = str(headers["status"])
+    request_id = gen_amzn_requestid_long(headers)
+    if isinstance(body, str) and body.lstrip().startswith("<"):
+        body = _REQUEST_ID.sub(request_id, body)
+    return headers, body
+
+
+BaseResponse._enrich_response = staticmethod(_enrich_response)
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.exit(main())
