@@ -516,3 +516,55 @@ async fn bad_deploys_fail_before_anything_is_created() {
     assert!(cloud.group_names().await.is_empty());
     assert_eq!(cloud.launch_template_count().await, 0);
 }
+
+#[tokio::test]
+async fn a_deploy_and_a_disable_span_every_region_of_the_stage() {
+    let mut spawn = options(false, 1);
+    spawn.parameters.insert(
+        "Accounts".to_string(),
+        json!([{"name": "default", "type": "aws", "regions": [REGION, "us-west-2"]}]).to_string(),
+    );
+    let app = TestApp::spawn_with(spawn).await;
+    let cloud = Cloud::of(&app);
+    let west_config = aws_sdk_autoscaling::config::Builder::from(&app.running.sdk)
+        .region(aws_sdk_autoscaling::config::Region::new("us-west-2"))
+        .build();
+    let west = aws_sdk_autoscaling::Client::from_conf(west_config);
+    let west_groups = || async {
+        west.describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()
+            .to_vec()
+    };
+
+    // The image is named, so each region finds its own copy of moto's preloaded image.
+    let (_, image_name) = cloud.an_image().await;
+    let both = cluster(
+        None,
+        1,
+        json!({"amiName": image_name, "targetGroups": [],
+               "availabilityZones": {REGION: [], "us-west-2": []}}),
+    );
+    let execution = succeeds(&app, "both", vec![deploy_stage("1", &[], vec![both])]).await;
+    assert_eq!(
+        stage(&execution, "1")["context"]["deploy.server.groups"],
+        json!({REGION: ["shop-web-v000"], "us-west-2": ["shop-web-v000"]})
+    );
+    assert_eq!(cloud.group_names().await, ["shop-web-v000"]);
+    let in_west = west_groups().await;
+    assert_eq!(in_west.len(), 1);
+    assert_eq!(in_west[0].instances().len(), 1);
+
+    let disable = json!({"refId": "1", "requisiteStageRefIds": [], "type": "disableServerGroup",
+        "name": "Disable", "credentials": "default", "regions": [REGION, "us-west-2"],
+        "cluster": "shop-web", "target": "current_asg_dynamic"});
+    let execution = succeeds(&app, "disable-both", vec![disable]).await;
+    assert_eq!(
+        stage(&execution, "1")["context"]["targets"]["us-west-2"]["serverGroupName"],
+        json!("shop-web-v000")
+    );
+    assert!(is_disabled(&cloud.group("shop-web-v000").await.unwrap()));
+    assert!(is_disabled(&west_groups().await[0]));
+}

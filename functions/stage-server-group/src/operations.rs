@@ -206,62 +206,104 @@ impl Poll<'_> {
 
     // ------------------------------------------------------------------ targets
 
+    /// Resize, disable, enable or destroy the target group in every region of the stage
+    /// (Orca plans one child stage per region; here one poll goes through them all).
     async fn on_target(&self, operation: Operation) -> Step<Answer> {
         let context = self.context();
-        let location = requests::single_location(&context)?;
+        let locations = requests::locations(&context)?;
         let spec = requests::target_spec(&context)?;
         let resize = match operation {
             Operation::Resize => Some(requests::resize(&context)?),
             _ => None,
         };
-        let clients = self.clients(&location).await?;
+        let mut clients = Vec::new();
+        for location in &locations {
+            clients.push(self.clients(location).await?);
+        }
         let stored = &self.loaded.stage.context;
-        let already =
-            |stored: &Map<String, Value>| stored.get("targetResolved") == Some(&json!(true));
-        let stored = if already(stored) {
-            stored.clone()
-        } else {
-            let group = resolve_target(&clients, &spec).await?;
-            let mut entries = Map::from_iter([
-                ("serverGroupName".to_string(), json!(group.name)),
-                ("targetResolved".to_string(), json!(true)),
-            ]);
-            if let Some(resize) = resize {
-                let target = resize
-                    .apply(group.capacity)
-                    .map_err(|e| Stop::Failed(e.to_string()))?;
-                entries.insert("targetCapacity".into(), json!(target));
+        let targets = match recorded_targets(stored, &locations) {
+            Some(targets) => targets,
+            None => {
+                let mut targets = Map::new();
+                for region_clients in &clients {
+                    let group = resolve_target(region_clients, &spec).await?;
+                    let mut target =
+                        Map::from_iter([("serverGroupName".into(), json!(group.name))]);
+                    if let Some(resize) = resize {
+                        let capacity = resize
+                            .apply(group.capacity)
+                            .map_err(|e| Stop::Failed(e.to_string()))?;
+                        target.insert("targetCapacity".into(), json!(capacity));
+                    }
+                    targets.insert(region_clients.region.clone(), Value::Object(target));
+                }
+                let mut entries = first_target_entries(&targets, &locations);
+                entries.insert("targets".into(), Value::Object(targets));
+                entries.insert("targetResolved".into(), json!(true));
+                let stored = self.record_once("targetResolved", entries).await?;
+                recorded_targets(&stored, &locations).ok_or_else(|| {
+                    Stop::Failed("the resolved targets could not be read back".into())
+                })?
             }
-            self.record_once("targetResolved", entries).await?
         };
-        let name = stored
+        let acted = self.input.previous_context().get("acted") == Some(&json!(true));
+        let mut all_reached = true;
+        for region_clients in &clients {
+            let target = targets
+                .get(&region_clients.region)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let reached = self
+                .act_on_target(region_clients, operation, &target, acted)
+                .await?;
+            all_reached &= reached;
+        }
+        let mut context = first_target_entries(&targets, &locations);
+        if locations.len() > 1 {
+            context.insert("targets".into(), Value::Object(targets));
+        }
+        context.insert("acted".into(), json!(true));
+        if all_reached {
+            Ok(Answer::succeeded(context, Map::new()))
+        } else {
+            Ok(self.running(context))
+        }
+    }
+
+    /// Acts on one region's target (on the first poll) or checks that it reached the
+    /// wanted state (on later ones).
+    async fn act_on_target(
+        &self,
+        clients: &RegionClients,
+        operation: Operation,
+        target: &Map<String, Value>,
+        acted: bool,
+    ) -> Step<bool> {
+        let name = target
             .get("serverGroupName")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut context = Map::from_iter([("serverGroupName".to_string(), json!(name))]);
-        let group = clients.server_group(&name).await?;
-        let acted = self.input.previous_context().get("acted") == Some(&json!(true));
-        let Some(group) = group else {
+        let Some(group) = clients.server_group(&name).await? else {
             return match operation {
-                Operation::Destroy if acted => Ok(Answer::succeeded(context, Map::new())),
+                Operation::Destroy if acted => Ok(true),
                 _ => Err(Stop::Failed(format!(
                     "server group {name} not found in {}",
-                    location.region
+                    clients.region
                 ))),
             };
         };
         let reached = match operation {
             Operation::Resize => {
-                let target: Capacity = serde_json::from_value(
-                    stored.get("targetCapacity").cloned().unwrap_or_default(),
+                let capacity: Capacity = serde_json::from_value(
+                    target.get("targetCapacity").cloned().unwrap_or_default(),
                 )
                 .map_err(|e| Stop::Failed(format!("targetCapacity: {e}")))?;
-                context.insert("targetCapacity".into(), json!(target));
                 if !acted {
-                    clients.resize(&name, target).await?;
+                    clients.resize(&name, capacity).await?;
                 }
-                acted && group.capacity == target && is_up(&group, target.desired)
+                acted && group.capacity == capacity && is_up(&group, capacity.desired)
             }
             Operation::Disable => {
                 if !acted {
@@ -284,12 +326,7 @@ impl Poll<'_> {
                 false
             }
         };
-        context.insert("acted".into(), json!(true));
-        if reached {
-            Ok(Answer::succeeded(context, Map::new()))
-        } else {
-            Ok(self.running(context))
-        }
+        Ok(reached)
     }
 
     // ------------------------------------------------------------------ images
@@ -382,6 +419,43 @@ enum Operation {
     Disable,
     Enable,
     Destroy,
+}
+
+/// The per-region targets a first poll recorded: `targets: {region: {serverGroupName,
+/// targetCapacity}}`, or for a stage recorded before targets were kept per region, its
+/// single `serverGroupName`/`targetCapacity`.
+fn recorded_targets(
+    stored: &Map<String, Value>,
+    locations: &[Location],
+) -> Option<Map<String, Value>> {
+    if stored.get("targetResolved") != Some(&json!(true)) {
+        return None;
+    }
+    if let Some(Value::Object(targets)) = stored.get("targets") {
+        return Some(targets.clone());
+    }
+    let mut single = Map::new();
+    for key in ["serverGroupName", "targetCapacity"] {
+        if let Some(value) = stored.get(key) {
+            single.insert(key.to_string(), value.clone());
+        }
+    }
+    let region = locations.first()?.region.clone();
+    Some(Map::from_iter([(region, Value::Object(single))]))
+}
+
+/// `serverGroupName` (and `targetCapacity`) of the first region at the top of the context,
+/// where Deck and `#stage(...)` expressions read them.
+fn first_target_entries(
+    targets: &Map<String, Value>,
+    locations: &[Location],
+) -> Map<String, Value> {
+    locations
+        .first()
+        .and_then(|location| targets.get(&location.region))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The group a create recorded for `region` (`deploy.server.groups: {region: [name]}`).

@@ -121,6 +121,22 @@ pub fn single_location(context: &Map<String, Value>) -> Result<Location, Request
     }
 }
 
+/// Every location of a stage that may act in several regions (one account).
+pub fn locations(context: &Map<String, Value>) -> Result<Vec<Location>, RequestError> {
+    let account = account(context)?;
+    let regions = regions(context);
+    if regions.is_empty() {
+        return Err(invalid("region", "name the region"));
+    }
+    Ok(regions
+        .into_iter()
+        .map(|region| Location {
+            account: account.clone(),
+            region,
+        })
+        .collect())
+}
+
 /// Which server group an operation acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
