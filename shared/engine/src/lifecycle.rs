@@ -222,6 +222,28 @@ fn forget_previous_run(stage: &mut StageExecution) {
             context.remove("webhook");
             context.remove("statusEndpoint");
         }
+        // A restarted deploy names and creates a new group.
+        "deploy" | "createServerGroup" | "cloneServerGroup" => {
+            for key in [
+                "deployPlan",
+                "deployments",
+                "deploy.server.groups",
+                "deploy.account.name",
+                "serverGroupName",
+                "created",
+            ] {
+                context.remove(key);
+            }
+        }
+        // A restarted operation resolves its dynamic target again.
+        "resizeServerGroup" | "disableServerGroup" | "enableServerGroup" | "destroyServerGroup" => {
+            for key in ["targetResolved", "targets", "targetCapacity", "acted"] {
+                context.remove(key);
+            }
+            if context.contains_key("target") {
+                context.remove("serverGroupName");
+            }
+        }
         _ => {}
     }
 }

@@ -551,3 +551,52 @@ fn restarting_forgets_the_previous_build_or_webhook_of_the_stage() {
     assert!(context.get("webhook").is_none() && context.get("statusEndpoint").is_none());
     assert_eq!(context["url"], "https://x.example.com");
 }
+
+#[test]
+fn restarting_a_deploy_or_a_dynamic_operation_forgets_the_groups_it_chose() {
+    let execution = started(vec![
+        stage(
+            "1",
+            &[],
+            json!({"type": "deploy", "clusters": [{"application": "shop"}]}),
+        ),
+        stage(
+            "2",
+            &[],
+            json!({"type": "disableServerGroup", "cluster": "shop-web", "target": "ancestor_asg_dynamic"}),
+        ),
+    ]);
+    let finish = |ref_id: &str, context: Value, now| Event::StageFinished {
+        stage_id: stage_id(ref_id),
+        attempt: 1,
+        status: Terminal,
+        context: context.as_object().cloned().unwrap(),
+        outputs: Default::default(),
+        now,
+    };
+    let deployed = json!({"deployPlan": [{"serverGroupName": "shop-v001"}],
+        "deploy.server.groups": {"us-east-1": ["shop-v001"]}, "deploy.account.name": "default",
+        "deployments": {}});
+    let (execution, _) = apply(execution, &finish("1", deployed, 20));
+    let (execution, _) = apply(execution, &restart("1", 30));
+    let context = &execution.stage_by_ref_id("1").unwrap().context;
+    for key in [
+        "deployPlan",
+        "deploy.server.groups",
+        "deploy.account.name",
+        "deployments",
+    ] {
+        assert!(context.get(key).is_none(), "{key} is forgotten");
+    }
+    assert!(context.get("clusters").is_some(), "the configuration stays");
+
+    let resolved = json!({"targetResolved": true, "serverGroupName": "shop-web-v000",
+        "targets": {"us-east-1": {"serverGroupName": "shop-web-v000"}}});
+    let (execution, _) = apply(execution, &finish("2", resolved, 40));
+    let (execution, _) = apply(execution, &restart("2", 50));
+    let context = &execution.stage_by_ref_id("2").unwrap().context;
+    for key in ["targetResolved", "serverGroupName", "targets"] {
+        assert!(context.get(key).is_none(), "{key} is forgotten");
+    }
+    assert_eq!(context["target"], "ancestor_asg_dynamic");
+}
