@@ -86,6 +86,13 @@ impl Phase {
         matches!(self, Phase::Succeeded | Phase::Failed)
     }
 
+    fn waits_for_health(self) -> bool {
+        matches!(
+            self,
+            Phase::Create | Phase::WaitForUp | Phase::Roll | Phase::WaitForRollingStep
+        )
+    }
+
     fn is_rollback(self) -> bool {
         matches!(self, Phase::RollbackEnable | Phase::RollbackDestroy)
     }
@@ -258,8 +265,10 @@ impl Poll<'_> {
                 return Ok(progress);
             }
             let expired = deadline.is_some_and(|deadline| now_millis() > deadline);
-            if expired && !progress.phase.is_rollback() {
-                let message = timeout_message(planned, progress.phase, self.input.timeout_seconds);
+            // The stage timeout bounds the wait for a healthy new group; the cleanup after
+            // it (with its configured delays) always runs to the end.
+            if expired && progress.phase.waits_for_health() {
+                let message = timeout_message(planned, self.input.timeout_seconds);
                 progress = failed(deployment, message);
                 continue;
             }
@@ -305,16 +314,11 @@ fn recorded_plan(context: &Map<String, Value>) -> Option<Vec<Planned>> {
     serde_json::from_value(context.get("deployPlan")?.clone()).ok()
 }
 
-fn timeout_message(planned: &Planned, phase: Phase, timeout_seconds: Option<u64>) -> String {
-    let waited = match phase {
-        Phase::Create | Phase::WaitForUp | Phase::Roll | Phase::WaitForRollingStep => {
-            format!(
-                "{} did not become healthy (every instance InService and healthy in its target groups)",
-                planned.server_group_name
-            )
-        }
-        _ => format!("{} did not finish its strategy", planned.server_group_name),
-    };
+fn timeout_message(planned: &Planned, timeout_seconds: Option<u64>) -> String {
+    let waited = format!(
+        "{} did not become healthy (every instance InService and healthy in its target groups)",
+        planned.server_group_name
+    );
     match timeout_seconds {
         Some(seconds) => format!("{waited} within the stage timeout of {seconds} s"),
         None => format!("{waited} in time"),
