@@ -38,7 +38,7 @@ pub enum CloudError {
 }
 
 /// Maps an SDK error of `operation` to a [`CloudError`] with the service's message.
-fn aws_error<E>(operation: &'static str) -> impl FnOnce(E) -> CloudError
+pub(crate) fn aws_error<E>(operation: &'static str) -> impl FnOnce(E) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -810,7 +810,7 @@ pub fn recorded_target_groups(group: &ServerGroup) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn image(image: &ec2::Image) -> Image {
+pub(crate) fn image(image: &ec2::Image) -> Image {
     Image {
         image_id: image.image_id().unwrap_or_default().to_string(),
         name: image.name().unwrap_or_default().to_string(),

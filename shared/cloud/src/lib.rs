@@ -1,10 +1,13 @@
 //! The AWS cloud provider (Spinnaker's Clouddriver): accounts, Frigga naming, capacity
 //! rules, server groups (Auto Scaling groups launched from launch templates and attached
 //! to ELBv2 target groups), dynamic targets, find-image selection and Deck's view models
-//! — all pure — plus thin adapters over the EC2, Auto Scaling and ELBv2 APIs (`aws`).
+//! and bakes (`bake`) — all pure — plus thin adapters over the EC2, Auto Scaling and ELBv2
+//! APIs (`aws`, and `aws_bake` for the bake builder and its image).
 
 pub mod accounts;
 pub mod aws;
+mod aws_bake;
+pub mod bake;
 pub mod cache;
 pub mod capacity;
 pub mod deploy;
@@ -15,6 +18,7 @@ pub mod views;
 
 pub use accounts::{Account, AccountError, Accounts};
 pub use aws::{Cloud, CloudError, InstanceDetails, RegionClients, ServerGroupSpec};
+pub use aws_bake::{BakedImage, Builder, BuilderSpec};
 pub use capacity::{Capacity, CapacityError, Direction, Resize};
 pub use naming::{ClusterName, Moniker, NamingError, ServerGroupName, next_sequence};
 pub use server_group::{ImageSelection, LaunchSettings, ServerGroup, Target};
