@@ -14,6 +14,7 @@ use gennaker_notifier::{Notifier, NotifierConfig};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
 use gennaker_runtime::env::FunctionEnv;
 use gennaker_runtime::scheduler::Scheduler;
+use gennaker_stage_bake::{BakeConfig, BakeWorker};
 use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
 use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
 use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
@@ -293,6 +294,13 @@ fn batch_handler(
         }
         "ServerGroupFunction" => {
             let worker = ServerGroupWorker::new(sdk, ServerGroupConfig::from_env(env)?);
+            Arc::new(move |event| {
+                let worker = worker.clone();
+                Box::pin(async move { worker.handle_batch(event).await })
+            })
+        }
+        "BakeFunction" => {
+            let worker = BakeWorker::new(sdk, BakeConfig::from_env(env)?);
             Arc::new(move |event| {
                 let worker = worker.clone();
                 Box::pin(async move { worker.handle_batch(event).await })

@@ -133,6 +133,9 @@ async fn deploy_and_check(endpoint: &str) -> anyhow::Result<()> {
         "ServerGroupQueue",
         "ServerGroupDeadLetterQueue",
         "ServerGroupFunction",
+        "BakeQueue",
+        "BakeDeadLetterQueue",
+        "BakeFunction",
     ] {
         ensure!(
             checked.contains(id),

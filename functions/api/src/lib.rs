@@ -30,10 +30,20 @@ pub struct ApiConfig {
     /// `INFRASTRUCTURE_CACHE_SECONDS`: how long a server-group listing is served from
     /// memory (default 10; 0 reads live every time).
     pub infrastructure_cache_seconds: u64,
+    /// `BAKERY_BASE_IMAGES`: the base images of `GET /bakery/options` (see `routes::bakery`).
+    pub base_images: gennaker_cloud::bake::BaseImages,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiConfigError {
+    #[error("{0}")]
+    Missing(#[from] MissingVariable),
+    #[error("{0}")]
+    BaseImages(#[from] gennaker_cloud::bake::BaseImagesError),
 }
 
 impl ApiConfig {
-    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, ApiConfigError> {
         Ok(Self {
             applications_table: env.required("APPLICATIONS_TABLE")?,
             pipelines_table: env.required("PIPELINES_TABLE")?,
@@ -47,6 +57,9 @@ impl ApiConfig {
                 .optional("INFRASTRUCTURE_CACHE_SECONDS")
                 .and_then(|seconds| seconds.trim().parse().ok())
                 .unwrap_or(10),
+            base_images: gennaker_cloud::bake::BaseImages::parse(
+                env.optional("BAKERY_BASE_IMAGES").as_deref(),
+            )?,
         })
     }
 }
@@ -65,6 +78,7 @@ pub struct AppState {
     /// Server groups by account, region and application, briefly kept (see the cache).
     pub(crate) server_group_listings:
         std::sync::Arc<gennaker_cloud::cache::ListingCache<Vec<gennaker_cloud::ServerGroup>>>,
+    pub(crate) base_images: std::sync::Arc<gennaker_cloud::bake::BaseImages>,
 }
 
 impl AppState {
@@ -94,6 +108,7 @@ impl AppState {
             server_group_listings: std::sync::Arc::new(gennaker_cloud::cache::ListingCache::new(
                 std::time::Duration::from_secs(config.infrastructure_cache_seconds),
             )),
+            base_images: std::sync::Arc::new(config.base_images),
         }
     }
 
@@ -267,6 +282,15 @@ fn gate_routes() -> Router<AppState> {
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))
         .merge(infrastructure_routes())
+        .route("/bakery/options", get(routes::bakery::all_options))
+        .route(
+            "/bakery/options/{cloud_provider}",
+            get(routes::bakery::provider_options),
+        )
+        .route(
+            "/bakery/options/{cloud_provider}/baseImages/{image_id}",
+            get(routes::bakery::base_image),
+        )
         .route("/v2/builds", get(routes::builds::masters))
         .route("/v2/builds/{master}/jobs", get(routes::builds::jobs))
         .route(

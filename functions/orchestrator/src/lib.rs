@@ -81,14 +81,15 @@ pub struct OrchestratorConfig {
     /// Time zone of stages' execution windows (Orca's `tasks.execution-window.timezone`).
     pub execution_window_time_zone: chrono_tz::Tz,
     /// Stage type -> worker queue that gets a cancel notice when a running stage of that
-    /// type is canceled (`WEBHOOK_QUEUE_URL`, `JENKINS_QUEUE_URL`).
+    /// type is canceled (`WEBHOOK_QUEUE_URL`, `JENKINS_QUEUE_URL`, `BAKE_QUEUE_URL`).
     pub cancel_queues: BTreeMap<String, String>,
 }
 
 /// Environment variables naming the worker queues that take cancel notices.
-const CANCEL_QUEUE_VARIABLES: [(&str, &str); 2] = [
+const CANCEL_QUEUE_VARIABLES: [(&str, &str); 3] = [
     ("webhook", "WEBHOOK_QUEUE_URL"),
     ("jenkins", "JENKINS_QUEUE_URL"),
+    ("bake", "BAKE_QUEUE_URL"),
 ];
 
 impl OrchestratorConfig {

@@ -95,6 +95,11 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromClusterTask",
     },
     StageType {
+        key: "bake",
+        task_name: "monitorBake",
+        implementing_class: "com.netflix.spinnaker.orca.bakery.tasks.MonitorBakeTask",
+    },
+    StageType {
         key: "findImageFromTags",
         task_name: "findImageFromTags",
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",

@@ -1,4 +1,5 @@
 pub mod applications;
+pub mod bakery;
 pub mod builds;
 pub mod credentials;
 pub mod cron;
