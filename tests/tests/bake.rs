@@ -156,7 +156,6 @@ impl Drop for BuilderPlayer {
 async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     let app = TestApp::spawn_with(spawn_options(false)).await;
     let ec2 = ec2(&app);
-    app.create_application("shop").await;
     let _player = BuilderPlayer::start(&app, "succeeded");
 
     let execution = run(&app, "bake", vec![bake_stage(json!({"amiSuffix": "first"}))]).await;
@@ -213,7 +212,6 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
 async fn a_failed_install_or_bad_input_ends_terminal_without_a_running_builder() {
     let app = TestApp::spawn_with(spawn_options(false)).await;
     let ec2 = ec2(&app);
-    app.create_application("shop").await;
 
     // Rosco's bake options, from the BakeryBaseImages parameter.
     let (status, options) = app.get("/bakery/options").await;
@@ -269,10 +267,9 @@ async fn a_failed_install_or_bad_input_ends_terminal_without_a_running_builder()
 async fn canceling_a_bake_terminates_its_builder() {
     let app = TestApp::spawn_with(spawn_options(false)).await;
     let ec2 = ec2(&app);
-    app.create_application("shop").await;
     // Nobody signals: the bake waits for its builder until it is canceled.
     let id = app
-        .save_and_trigger("shop", "cancel", vec![bake_stage(json!({}))])
+        .save_and_trigger("shop", "bake-to-cancel", vec![bake_stage(json!({}))])
         .await;
     let builder = eventually("a builder to launch", Duration::from_secs(30), || async {
         builders(&ec2).await.into_iter().next()
@@ -294,7 +291,6 @@ async fn canceling_a_bake_terminates_its_builder() {
 async fn every_message_twice_still_launches_one_builder() {
     let app = TestApp::spawn_with(spawn_options(true)).await;
     let ec2 = ec2(&app);
-    app.create_application("shop").await;
     let _player = BuilderPlayer::start(&app, "succeeded");
     let execution = run(&app, "twice", vec![bake_stage(json!({"package": "shop tools"}))]).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");

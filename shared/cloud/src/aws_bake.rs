@@ -234,15 +234,19 @@ impl RegionClients {
     }
 
     /// Creates the image `name` from the builder (rebooting it, so the disk is consistent)
-    /// and returns its id. When the name is taken by an image made from this builder (an
-    /// earlier try of the same create), that image is the answer; taken by another image,
-    /// it is an error.
+    /// and returns its id. An image already made from this builder (by an earlier try of
+    /// the same create) is the answer instead; a name taken by another image is an error.
     pub async fn create_image_from_builder(
         &self,
         builder_id: &str,
         name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<String, CloudError> {
+        // Looked up by tag first: not every EC2 (the emulator) refuses a second image of
+        // the same name.
+        if let Some(earlier) = self.images_tagged(BUILDER_INSTANCE_TAG, builder_id).await?.first() {
+            return Ok(earlier.image.image_id.clone());
+        }
         let created = self
             .ec2
             .create_image()
