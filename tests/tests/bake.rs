@@ -205,6 +205,17 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     let launched = builders(&ec2).await;
     assert_eq!(launched.len(), 2, "{launched:?}");
     assert!(launched.iter().all(|b| b.state == "terminated"), "{launched:?}");
+
+    // A trigger asking to rebake (Orca's trigger.rebake) bakes anew too.
+    let (status, body) = app
+        .post("/pipelines/shop/bake-again", &json!({"rebake": true}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["ref"].as_str().unwrap().trim_start_matches("/pipelines/");
+    let triggered = app.ended(id).await;
+    assert_eq!(triggered["status"], "SUCCEEDED", "{triggered}");
+    assert_eq!(stage(&triggered, "1")["context"]["previouslyBaked"], false);
+    assert_eq!(builders(&ec2).await.len(), 3, "a third builder");
     app.stop().await;
 }
 
@@ -305,5 +316,27 @@ async fn every_message_twice_still_launches_one_builder() {
         .await
         .unwrap();
     assert_eq!(images.images().len(), 1, "one image");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_builder_that_never_signals_times_out_and_is_terminated() {
+    // What a person sees in local mode, where nothing runs the builder's user data.
+    let mut options = spawn_options(false);
+    options
+        .parameters
+        .insert("BakeTimeoutSeconds".to_string(), "2".to_string());
+    let app = TestApp::spawn_with(options).await;
+    let ec2 = ec2(&app);
+    let execution = run(&app, "silent", vec![bake_stage(json!({}))]).await;
+    assert_eq!(execution["status"], "TERMINAL", "{execution}");
+    let error = error_of(&execution);
+    assert!(
+        error.contains("did not signal within 2 s") && error.contains("gennaker:bake-status"),
+        "{error}"
+    );
+    let launched = builders(&ec2).await;
+    assert_eq!(launched.len(), 1, "{launched:?}");
+    assert_eq!(launched[0].state, "terminated");
     app.stop().await;
 }
