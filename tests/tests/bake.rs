@@ -108,7 +108,9 @@ async fn image(ec2: &aws_sdk_ec2::Client, id: &str) -> aws_sdk_ec2::types::Image
 }
 
 fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(Tag::value)
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(Tag::value)
 }
 
 /// Plays the builders' user data: tags every running builder that has not signalled yet
@@ -126,15 +128,30 @@ impl BuilderPlayer {
                     }
                     let signalled = ec2
                         .describe_tags()
-                        .filters(Filter::builder().name("resource-id").values(&builder.id).build())
-                        .filters(Filter::builder().name("key").values("gennaker:bake-status").build())
+                        .filters(
+                            Filter::builder()
+                                .name("resource-id")
+                                .values(&builder.id)
+                                .build(),
+                        )
+                        .filters(
+                            Filter::builder()
+                                .name("key")
+                                .values("gennaker:bake-status")
+                                .build(),
+                        )
                         .send()
                         .await
                         .unwrap();
                     if signalled.tags().is_empty() {
                         ec2.create_tags()
                             .resources(&builder.id)
-                            .tags(Tag::builder().key("gennaker:bake-status").value(outcome).build())
+                            .tags(
+                                Tag::builder()
+                                    .key("gennaker:bake-status")
+                                    .value(outcome)
+                                    .build(),
+                            )
                             .send()
                             .await
                             .unwrap();
@@ -158,7 +175,12 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     let ec2 = ec2(&app);
     let _player = BuilderPlayer::start(&app, "succeeded");
 
-    let execution = run(&app, "bake", vec![bake_stage(json!({"amiSuffix": "first"}))]).await;
+    let execution = run(
+        &app,
+        "bake",
+        vec![bake_stage(json!({"amiSuffix": "first"}))],
+    )
+    .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     let baked = stage(&execution, "1");
     let ami = baked["context"]["ami"].as_str().unwrap().to_string();
@@ -199,19 +221,28 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
 
     let rebaked = run(&app, "rebake", vec![bake_stage(json!({"rebake": true}))]).await;
     assert_eq!(rebaked["status"], "SUCCEEDED", "{rebaked}");
-    let new_ami = stage(&rebaked, "1")["context"]["ami"].as_str().unwrap().to_string();
+    let new_ami = stage(&rebaked, "1")["context"]["ami"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(new_ami, ami, "a new image");
     assert_eq!(stage(&rebaked, "1")["context"]["previouslyBaked"], false);
     let launched = builders(&ec2).await;
     assert_eq!(launched.len(), 2, "{launched:?}");
-    assert!(launched.iter().all(|b| b.state == "terminated"), "{launched:?}");
+    assert!(
+        launched.iter().all(|b| b.state == "terminated"),
+        "{launched:?}"
+    );
 
     // A trigger asking to rebake (Orca's trigger.rebake) bakes anew too.
     let (status, body) = app
         .post("/pipelines/shop/bake-again", &json!({"rebake": true}))
         .await;
     assert_eq!(status, 202, "{body}");
-    let id = body["ref"].as_str().unwrap().trim_start_matches("/pipelines/");
+    let id = body["ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/pipelines/");
     let triggered = app.ended(id).await;
     assert_eq!(triggered["status"], "SUCCEEDED", "{triggered}");
     assert_eq!(stage(&triggered, "1")["context"]["previouslyBaked"], false);
@@ -239,25 +270,45 @@ async fn a_failed_install_or_bad_input_ends_terminal_without_a_running_builder()
     let (status, ubuntu) = app.get("/bakery/options/aws/baseImages/ubuntu").await;
     assert_eq!((status, &ubuntu), (200, &options[0]["baseImages"][0]));
     assert_eq!(app.get("/bakery/options/gce").await.0, 404);
-    assert_eq!(app.get("/bakery/options/aws/baseImages/windows").await.0, 404);
+    assert_eq!(
+        app.get("/bakery/options/aws/baseImages/windows").await.0,
+        404
+    );
 
     let cases = [
-        (json!({"package": ""}), "package: name the package(s) to bake"),
+        (
+            json!({"package": ""}),
+            "package: name the package(s) to bake",
+        ),
         (json!({"package": "shop;reboot"}), "is not a package name"),
         (json!({"baseOs": "windows"}), "unknown base OS 'windows'"),
-        (json!({"baseLabel": "unstable"}), "has no image labelled 'unstable'"),
+        (
+            json!({"baseLabel": "unstable"}),
+            "has no image labelled 'unstable'",
+        ),
         (json!({"account": "nowhere"}), "unknown account 'nowhere'"),
         (json!({"region": "eu-north-9"}), "no region 'eu-north-9'"),
-        (json!({"baseLabel": "candidate"}), "base image for ubuntu/candidate not found"),
+        (
+            json!({"baseLabel": "candidate"}),
+            "base image for ubuntu/candidate not found",
+        ),
         (json!({"baseAmi": "ami-12345678"}), "image ami-12345678"),
     ];
     for (index, (patch, message)) in cases.iter().enumerate() {
-        let execution = run(&app, &format!("bad-{index}"), vec![bake_stage(patch.clone())]).await;
+        let execution = run(
+            &app,
+            &format!("bad-{index}"),
+            vec![bake_stage(patch.clone())],
+        )
+        .await;
         assert_eq!(execution["status"], "TERMINAL", "{execution}");
         let error = error_of(&execution);
         assert!(error.contains(message), "expected '{message}' in '{error}'");
     }
-    assert!(builders(&ec2).await.is_empty(), "bad input launches nothing");
+    assert!(
+        builders(&ec2).await.is_empty(),
+        "bad input launches nothing"
+    );
 
     let player = BuilderPlayer::start(&app, "failed");
     let execution = run(&app, "fails", vec![bake_stage(json!({}))]).await;
@@ -270,7 +321,10 @@ async fn a_failed_install_or_bad_input_ends_terminal_without_a_running_builder()
     );
     let launched = builders(&ec2).await;
     assert_eq!(launched.len(), 1, "{launched:?}");
-    assert_eq!(launched[0].state, "terminated", "the failed builder is terminated");
+    assert_eq!(
+        launched[0].state, "terminated",
+        "the failed builder is terminated"
+    );
     app.stop().await;
 }
 
@@ -290,10 +344,14 @@ async fn canceling_a_bake_terminates_its_builder() {
     app.cancel(&id).await;
     let execution = app.ended(&id).await;
     assert_eq!(execution["status"], "CANCELED", "{execution}");
-    eventually("the builder to be terminated", Duration::from_secs(30), || async {
-        let launched = builders(&ec2).await;
-        (launched.len() == 1 && launched[0].state == "terminated").then_some(())
-    })
+    eventually(
+        "the builder to be terminated",
+        Duration::from_secs(30),
+        || async {
+            let launched = builders(&ec2).await;
+            (launched.len() == 1 && launched[0].state == "terminated").then_some(())
+        },
+    )
     .await;
     app.stop().await;
 }
@@ -303,7 +361,12 @@ async fn every_message_twice_still_launches_one_builder() {
     let app = TestApp::spawn_with(spawn_options(true)).await;
     let ec2 = ec2(&app);
     let _player = BuilderPlayer::start(&app, "succeeded");
-    let execution = run(&app, "twice", vec![bake_stage(json!({"package": "shop tools"}))]).await;
+    let execution = run(
+        &app,
+        "twice",
+        vec![bake_stage(json!({"package": "shop tools"}))],
+    )
+    .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     let launched = builders(&ec2).await;
     assert_eq!(launched.len(), 1, "one builder: {launched:?}");
@@ -311,7 +374,12 @@ async fn every_message_twice_still_launches_one_builder() {
     let images = ec2
         .describe_images()
         .owners("self")
-        .filters(Filter::builder().name("tag:gennaker:package").values("shop tools").build())
+        .filters(
+            Filter::builder()
+                .name("tag:gennaker:package")
+                .values("shop tools")
+                .build(),
+        )
         .send()
         .await
         .unwrap();

@@ -43,7 +43,10 @@ pub enum ConfigError {
     #[error("{0}")]
     BaseImages(#[from] BaseImagesError),
     #[error("{variable}: '{value}' is not a number of seconds")]
-    Seconds { variable: &'static str, value: String },
+    Seconds {
+        variable: &'static str,
+        value: String,
+    },
 }
 
 /// Configuration read once at cold start.
@@ -63,11 +66,7 @@ pub struct BakeConfig {
     pub bake_timeout_seconds: u64,
 }
 
-fn seconds(
-    env: &FunctionEnv,
-    variable: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
+fn seconds(env: &FunctionEnv, variable: &'static str, default: u64) -> Result<u64, ConfigError> {
     match env.optional(variable) {
         None => Ok(default),
         Some(value) => value
@@ -142,8 +141,7 @@ impl BakeWorker {
                     self.handle_task(task).instrument(span).await
                 }
                 Incoming::Cancel { cancel } => {
-                    let span =
-                        stage_span("bake-cancel", &cancel.execution_id, &cancel.stage_id);
+                    let span = stage_span("bake-cancel", &cancel.execution_id, &cancel.stage_id);
                     self.handle_cancel(cancel).instrument(span).await
                 }
             }
@@ -156,7 +154,9 @@ impl BakeWorker {
         let answer = match self.progress.liveness(input).await? {
             // A canceled stage's builders are terminated by its cancel notice.
             Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
-            Liveness::Paused(_) => Answer::running(PAUSED_BACKOFF_SECONDS, input.previous_context()),
+            Liveness::Paused(_) => {
+                Answer::running(PAUSED_BACKOFF_SECONDS, input.previous_context())
+            }
             Liveness::Active(loaded) => {
                 poll::Poll {
                     worker: self,

@@ -133,7 +133,11 @@ impl Poll<'_> {
             plans.push(self.plan(&request, region, progress.get(region)).await?);
         }
         let mut rebake = request.rebake;
-        if !rebake && plans.iter().any(|plan| needs_decision(progress.get(&plan.region))) {
+        if !rebake
+            && plans
+                .iter()
+                .any(|plan| needs_decision(progress.get(&plan.region)))
+        {
             rebake = self.trigger_rebakes().await?;
         }
         for plan in &plans {
@@ -153,7 +157,12 @@ impl Poll<'_> {
             .regions
             .iter()
             .map(|region| {
-                bake::deployment_detail(&request, region, &progress[region], &self.loaded.stage.ref_id)
+                bake::deployment_detail(
+                    &request,
+                    region,
+                    &progress[region],
+                    &self.loaded.stage.ref_id,
+                )
             })
             .collect();
         context.extend(completed_context(&request, progress, &details));
@@ -235,10 +244,7 @@ impl Poll<'_> {
 
     /// Takes an available image baked with the same key; whether there was one.
     async fn reuse(&self, plan: &Plan, key: &str, bake: &mut RegionBake) -> Step<bool> {
-        let images = plan
-            .clients
-            .images_tagged(bake::BAKE_KEY_TAG, key)
-            .await?;
+        let images = plan.clients.images_tagged(bake::BAKE_KEY_TAG, key).await?;
         let Some(found) = images.into_iter().find(|found| found.state == "available") else {
             return Ok(false);
         };
@@ -312,13 +318,18 @@ impl Poll<'_> {
         if signal.is_some() {
             return Ok(signal);
         }
-        if matches!(state.as_str(), "shutting-down" | "terminated" | "stopped" | "stopping") {
+        if matches!(
+            state.as_str(),
+            "shutting-down" | "terminated" | "stopped" | "stopping"
+        ) {
             return Err(Stop::Failed(format!(
                 "the builder {builder_id} in {region} is {state} and never signalled ({SIGNAL_TAG})"
             )));
         }
         let timeout = self.worker.bake_timeout_seconds;
-        let started = launch_time.or(self.input.start_time).unwrap_or_else(now_millis);
+        let started = launch_time
+            .or(self.input.start_time)
+            .unwrap_or_else(now_millis);
         let waited = now_millis().saturating_sub(started);
         if waited > i64::try_from(timeout.saturating_mul(1000)).unwrap_or(i64::MAX) {
             return Err(Stop::Failed(format!(
@@ -339,9 +350,7 @@ impl Poll<'_> {
         let image = plan.clients.baked_image(&image_id).await?;
         match image.as_ref().map(|image| image.state.as_str()) {
             Some("available") => {
-                plan.clients
-                    .terminate(&[builder_id.to_string()])
-                    .await?;
+                plan.clients.terminate(&[builder_id.to_string()]).await?;
                 bake.done = true;
                 Ok(())
             }
@@ -366,10 +375,12 @@ impl Poll<'_> {
         let mut loaded = self.loaded.clone();
         for _ in 0..MAX_RECORD_RETRIES {
             let mut stored = progress_of(&loaded.stage.context, attempt);
-            let entry = stored.entry(region.to_string()).or_insert_with(|| RegionBake {
-                attempt,
-                ..RegionBake::default()
-            });
+            let entry = stored
+                .entry(region.to_string())
+                .or_insert_with(|| RegionBake {
+                    attempt,
+                    ..RegionBake::default()
+                });
             if let Some(earlier) = &entry.builder_instance_id {
                 return Ok(earlier.clone());
             }
@@ -397,7 +408,9 @@ impl Poll<'_> {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(Stop::Worker(WorkerError::Contended(self.input.stage_id.clone())))
+        Err(Stop::Worker(WorkerError::Contended(
+            self.input.stage_id.clone(),
+        )))
     }
 
     /// Terminates the builders of a bake that ends early; a failure is retried by SQS.

@@ -50,7 +50,10 @@ pub struct BuilderSpec {
     pub tags: BTreeMap<String, String>,
 }
 
-fn tag_specification(kind: ec2::ResourceType, tags: &BTreeMap<String, String>) -> ec2::TagSpecification {
+fn tag_specification(
+    kind: ec2::ResourceType,
+    tags: &BTreeMap<String, String>,
+) -> ec2::TagSpecification {
     ec2::TagSpecification::builder()
         .resource_type(kind)
         .set_tags(Some(
@@ -116,7 +119,11 @@ impl RegionClients {
     }
 
     /// Images carrying tag `key` = `value`, with their state, newest first.
-    pub async fn images_tagged(&self, key: &str, value: &str) -> Result<Vec<BakedImage>, CloudError> {
+    pub async fn images_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<BakedImage>, CloudError> {
         let found = self
             .ec2
             .describe_images()
@@ -184,7 +191,11 @@ impl RegionClients {
             .await
         {
             Ok(found) => found,
-            Err(error) if error.code().is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
+            Err(error)
+                if error
+                    .code()
+                    .is_some_and(|c| c.starts_with("InvalidInstanceID")) =>
+            {
                 return Ok(None);
             }
             Err(error) => return Err(aws_error("DescribeInstances")(error)),
@@ -244,7 +255,11 @@ impl RegionClients {
     ) -> Result<String, CloudError> {
         // Looked up by tag first: not every EC2 (the emulator) refuses a second image of
         // the same name.
-        if let Some(earlier) = self.images_tagged(BUILDER_INSTANCE_TAG, builder_id).await?.first() {
+        if let Some(earlier) = self
+            .images_tagged(BUILDER_INSTANCE_TAG, builder_id)
+            .await?
+            .first()
+        {
             return Ok(earlier.image.image_id.clone());
         }
         let created = self
@@ -268,11 +283,22 @@ impl RegionClients {
         }
     }
 
-    async fn image_of_builder_named(&self, builder_id: &str, name: &str) -> Result<String, CloudError> {
+    async fn image_of_builder_named(
+        &self,
+        builder_id: &str,
+        name: &str,
+    ) -> Result<String, CloudError> {
         let namesakes = self.images_with_name(name).await?;
         namesakes
             .iter()
-            .find(|baked| baked.image.tags.get(BUILDER_INSTANCE_TAG).map(String::as_str) == Some(builder_id))
+            .find(|baked| {
+                baked
+                    .image
+                    .tags
+                    .get(BUILDER_INSTANCE_TAG)
+                    .map(String::as_str)
+                    == Some(builder_id)
+            })
             .map(|baked| baked.image.image_id.clone())
             .ok_or_else(|| {
                 let other = namesakes

@@ -250,8 +250,12 @@ pub fn bake_request(
         ));
     }
     let packages = packages(context)?;
-    let base_os_id = text(context, "baseOs")
-        .ok_or_else(|| invalid("baseOs", format!("name the base OS ({})", base_images.ids())))?;
+    let base_os_id = text(context, "baseOs").ok_or_else(|| {
+        invalid(
+            "baseOs",
+            format!("name the base OS ({})", base_images.ids()),
+        )
+    })?;
     let base_os = base_images.get(base_os_id).ok_or_else(|| {
         invalid(
             "baseOs",
@@ -649,9 +653,11 @@ mod tests {
 
     #[test]
     fn packages_regions_and_names_are_read_as_deck_writes_them() {
-        let request = request(json!({"package": "shop  shop-tools=1.2", "baseOs": "ubuntu",
+        let request = request(
+            json!({"package": "shop  shop-tools=1.2", "baseOs": "ubuntu",
             "region": "us-east-1", "regions": ["eu-west-1", "us-east-1"], "amiSuffix": "x1",
-            "credentials": "prod", "rebake": "true", "baseLabel": "candidate"}))
+            "credentials": "prod", "rebake": "true", "baseLabel": "candidate"}),
+        )
         .unwrap();
         assert_eq!(request.packages, ["shop", "shop-tools=1.2"]);
         assert_eq!(request.package_list(), "shop shop-tools=1.2");
@@ -665,7 +671,9 @@ mod tests {
         );
         assert_eq!(
             request.base_os.source("release"),
-            Some(BaseImageSource::NamePattern("ubuntu/images/*trusty*".into()))
+            Some(BaseImageSource::NamePattern(
+                "ubuntu/images/*trusty*".into()
+            ))
         );
     }
 
@@ -744,7 +752,9 @@ mod tests {
         assert_eq!(tags["gennaker:package"], "shop-1.2.3-h42.abc1234 tools");
         assert_eq!(tags["appversion"], "shop-1.2.3-h42.abc1234");
         assert_eq!(tags["creator"], "ana");
-        let plain = self::request(minimal()).unwrap().image_tags("ami-base", "i-1", "k");
+        let plain = self::request(minimal())
+            .unwrap()
+            .image_tags("ami-base", "i-1", "k");
         assert!(!plain.contains_key("appversion"));
     }
 
