@@ -23,6 +23,7 @@ async fn an_http_api_event_reaches_the_router() {
         accounts: None,
         jenkins_masters: None,
         infrastructure_cache_seconds: 0,
+        base_images: Default::default(),
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

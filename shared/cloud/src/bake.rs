@@ -143,6 +143,13 @@ pub struct BaseImages(Vec<BaseImage>);
 #[error("BAKERY_BASE_IMAGES (template parameter BakeryBaseImages): {0}")]
 pub struct BaseImagesError(String);
 
+impl Default for BaseImages {
+    /// [`DEFAULT_BASE_IMAGES`].
+    fn default() -> Self {
+        Self::parse(None).expect("the default base images parse")
+    }
+}
+
 impl BaseImages {
     /// Parses the configuration; empty or absent means [`DEFAULT_BASE_IMAGES`].
     pub fn parse(configured: Option<&str>) -> Result<Self, BaseImagesError> {
