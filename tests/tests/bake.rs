@@ -175,10 +175,15 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     let ec2 = ec2(&app);
     let _player = BuilderPlayer::start(&app, "succeeded");
 
+    // A deploy after the bake picks its image from the bake's outputs.
+    let deploy = json!({"refId": "2", "requisiteStageRefIds": ["1"], "type": "createServerGroup",
+        "name": "Deploy", "application": "shop", "stack": "baked", "freeFormDetails": "",
+        "credentials": "default", "region": REGION, "capacity": {"min": 1, "max": 1, "desired": 1},
+        "imageId": "${deploymentDetails[0].ami}", "instanceType": "t3.micro"});
     let execution = run(
         &app,
         "bake",
-        vec![bake_stage(json!({"amiSuffix": "first"}))],
+        vec![bake_stage(json!({"amiSuffix": "first"})), deploy],
     )
     .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
@@ -211,6 +216,21 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     assert_eq!(
         tag(made.tags(), "gennaker:builder-instance"),
         Some(launched[0].id.as_str())
+    );
+    let template = ec2
+        .describe_launch_template_versions()
+        .launch_template_name("shop-baked-v000")
+        .versions("$Latest")
+        .send()
+        .await
+        .unwrap();
+    let data = template.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(
+        data.image_id(),
+        Some(ami.as_str()),
+        "deployed the baked image"
     );
 
     let again = run(&app, "bake-again", vec![bake_stage(json!({}))]).await;

@@ -429,7 +429,7 @@ mod tests {
     #[test]
     fn positions_count_non_object_entries() {
         let errors = errors_of(json!({"name": "p", "application": "a",
-            "stages": [null, {"refId": "1", "name": "Bake", "type": "bake"}]}));
+            "stages": [null, {"refId": "1", "name": "Canary", "type": "canary"}]}));
         assert_eq!(fields(&errors), vec!["stages[0]", "stages[1].type"]);
     }
 
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn missing_or_unsupported_stage_type_lists_the_supported_ones() {
         let errors = errors_of(json!({"name": "p", "application": "a", "stages": [
-            {"refId": "1", "name": "Nothing"}, {"refId": "2", "name": "Bake it", "type": "bake"}
+            {"refId": "1", "name": "Nothing"}, {"refId": "2", "name": "Canary it", "type": "canary"}
         ]}));
         assert_eq!(fields(&errors), vec!["stages[0].type", "stages[1].type"]);
         assert_eq!(
@@ -515,7 +515,7 @@ mod tests {
         assert!(
             errors[1]
                 .message
-                .starts_with("stages[1] (Bake it) has type 'bake', which is not supported")
+                .starts_with("stages[1] (Canary it) has type 'canary', which is not supported")
         );
         assert!(errors[1].message.contains("wait, manualJudgment"));
     }
