@@ -213,3 +213,30 @@ impl BakeWorker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gennaker_cloud::bake::bake_request;
+
+    /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable,
+    /// and its stage a bake the default base images can run.
+    #[test]
+    fn sample_event_parses_into_a_bake_request() {
+        let path = format!("{}/../../events/bake-task.json", env!("CARGO_MANIFEST_DIR"));
+        let event: SqsEvent =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+            panic!("not a task message");
+        };
+        assert_eq!(task.stage.stage_type, "bake");
+        let request = bake_request(
+            &task.stage.context,
+            &BaseImages::default(),
+            Some("default"),
+            task.stage.start_time.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(request.image_name(), "shop-hvm-20251127063000-ubuntu");
+    }
+}

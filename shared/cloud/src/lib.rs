@@ -1,8 +1,8 @@
 //! The AWS cloud provider (Spinnaker's Clouddriver): accounts, Frigga naming, capacity
 //! rules, server groups (Auto Scaling groups launched from launch templates and attached
-//! to ELBv2 target groups), dynamic targets, find-image selection and Deck's view models
-//! and bakes (`bake`) — all pure — plus thin adapters over the EC2, Auto Scaling and ELBv2
-//! APIs (`aws`, and `aws_bake` for the bake builder and its image).
+//! to ELBv2 target groups), dynamic targets, find-image selection, Deck's view models and
+//! bake requests (`bake`) — all pure — plus thin adapters over the EC2, Auto Scaling and
+//! ELBv2 APIs (`aws`, and `aws_bake` for bake builders and their images).
 
 pub mod accounts;
 pub mod aws;
