@@ -175,15 +175,21 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
     let ec2 = ec2(&app);
     let _player = BuilderPlayer::start(&app, "succeeded");
 
-    // A deploy after the bake picks its image from the bake's outputs.
-    let deploy = json!({"refId": "2", "requisiteStageRefIds": ["1"], "type": "createServerGroup",
-        "name": "Deploy", "application": "shop", "stack": "baked", "freeFormDetails": "",
+    // Stages after the bake take its image: a deploy from the bake's deploymentDetails by
+    // itself, a createServerGroup through an expression.
+    let create = json!({"refId": "2", "requisiteStageRefIds": ["1"], "type": "createServerGroup",
+        "name": "Create", "application": "shop", "stack": "baked", "freeFormDetails": "",
         "credentials": "default", "region": REGION, "capacity": {"min": 1, "max": 1, "desired": 1},
         "imageId": "${deploymentDetails[0].ami}", "instanceType": "t3.micro"});
+    let deploy = json!({"refId": "3", "requisiteStageRefIds": ["1"], "type": "deploy",
+        "name": "Deploy", "clusters": [{"application": "shop", "stack": "deployed",
+        "freeFormDetails": "", "account": "default", "cloudProvider": "aws",
+        "availabilityZones": {REGION: []}, "capacity": {"min": 1, "max": 1, "desired": 1},
+        "instanceType": "t3.micro"}]});
     let execution = run(
         &app,
         "bake",
-        vec![bake_stage(json!({"amiSuffix": "first"})), deploy],
+        vec![bake_stage(json!({"amiSuffix": "first"})), create, deploy],
     )
     .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
@@ -217,21 +223,23 @@ async fn a_bake_makes_an_image_that_later_bakes_reuse_unless_they_rebake() {
         tag(made.tags(), "gennaker:builder-instance"),
         Some(launched[0].id.as_str())
     );
-    let template = ec2
-        .describe_launch_template_versions()
-        .launch_template_name("shop-baked-v000")
-        .versions("$Latest")
-        .send()
-        .await
-        .unwrap();
-    let data = template.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
-    assert_eq!(
-        data.image_id(),
-        Some(ami.as_str()),
-        "deployed the baked image"
-    );
+    for group in ["shop-baked-v000", "shop-deployed-v000"] {
+        let template = ec2
+            .describe_launch_template_versions()
+            .launch_template_name(group)
+            .versions("$Latest")
+            .send()
+            .await
+            .unwrap();
+        let data = template.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap();
+        assert_eq!(
+            data.image_id(),
+            Some(ami.as_str()),
+            "{group} runs the baked image"
+        );
+    }
 
     let again = run(&app, "bake-again", vec![bake_stage(json!({}))]).await;
     assert_eq!(again["status"], "SUCCEEDED", "{again}");
