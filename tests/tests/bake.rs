@@ -436,3 +436,73 @@ async fn a_builder_that_never_signals_times_out_and_is_terminated() {
     assert_eq!(launched[0].state, "terminated");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn bake_then_two_red_black_deploys_leave_the_second_group_serving_the_baked_image() {
+    let app = TestApp::spawn_with(spawn_options(false)).await;
+    let cloud = support::cloud::Cloud::of(&app);
+    let arn = cloud.target_group("shop-web-tg").await;
+    let _player = BuilderPlayer::start(&app, "succeeded");
+    let red_black = |ref_id: &str, requisite: &str| {
+        json!({"refId": ref_id, "requisiteStageRefIds": [requisite], "type": "deploy",
+            "name": format!("Deploy {ref_id}"), "clusters": [{"application": "shop", "stack": "web",
+            "freeFormDetails": "", "account": "default", "cloudProvider": "aws",
+            "availabilityZones": {REGION: []}, "capacity": {"min": 2, "max": 2, "desired": 2},
+            "instanceType": "t3.micro", "targetGroups": ["shop-web-tg"], "strategy": "redblack",
+            "scaleDown": true, "maxRemainingAsgs": 2}]})
+    };
+    let execution = run(
+        &app,
+        "bake-and-deploy",
+        vec![
+            bake_stage(json!({})),
+            red_black("2", "1"),
+            red_black("3", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let ami = stage(&execution, "1")["context"]["ami"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        cloud.group_names().await,
+        ["shop-web-v000", "shop-web-v001"]
+    );
+    let serving = cloud.group("shop-web-v001").await.unwrap();
+    assert_eq!(serving.target_group_arns(), std::slice::from_ref(&arn));
+    assert_eq!(
+        cloud.healthy_targets(&arn).await,
+        2,
+        "only v001's two instances serve"
+    );
+    let old = cloud.group("shop-web-v000").await.unwrap();
+    assert!(
+        old.target_group_arns().is_empty(),
+        "v000 left the target group"
+    );
+    assert!(
+        old.suspended_processes()
+            .iter()
+            .any(|p| p.process_name() == Some("AddToLoadBalancer")),
+        "v000 is disabled"
+    );
+    assert_eq!(old.desired_capacity(), Some(0), "and scaled down");
+    for group in ["shop-web-v000", "shop-web-v001"] {
+        let versions = cloud
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_name(group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            versions.launch_template_versions()[0]
+                .launch_template_data()
+                .and_then(|d| d.image_id()),
+            Some(ami.as_str()),
+            "{group} runs the baked image"
+        );
+    }
+}
