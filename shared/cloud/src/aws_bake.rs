@@ -289,27 +289,7 @@ impl RegionClients {
         name: &str,
     ) -> Result<String, CloudError> {
         let namesakes = self.images_with_name(name).await?;
-        namesakes
-            .iter()
-            .find(|baked| {
-                baked
-                    .image
-                    .tags
-                    .get(BUILDER_INSTANCE_TAG)
-                    .map(String::as_str)
-                    == Some(builder_id)
-            })
-            .map(|baked| baked.image.image_id.clone())
-            .ok_or_else(|| {
-                let other = namesakes
-                    .first()
-                    .map(|baked| baked.image.image_id.as_str())
-                    .unwrap_or("another image");
-                CloudError::Invalid(format!(
-                    "an image named '{name}' already exists in {} ({other})",
-                    self.region
-                ))
-            })
+        image_of_builder(&namesakes, builder_id, name, &self.region)
     }
 
     /// Terminates instances; ones already gone are fine.
@@ -328,5 +308,69 @@ impl RegionClients {
             Err(error) if error.code() == Some("InvalidInstanceID.NotFound") => Ok(()),
             Err(error) => Err(aws_error("TerminateInstances")(error)),
         }
+    }
+}
+
+/// After EC2 refused a duplicate image name: the namesake this builder made (an earlier
+/// try of the same create), or an error naming the other image that holds the name.
+fn image_of_builder(
+    namesakes: &[BakedImage],
+    builder_id: &str,
+    name: &str,
+    region: &str,
+) -> Result<String, CloudError> {
+    namesakes
+        .iter()
+        .find(|baked| {
+            baked
+                .image
+                .tags
+                .get(BUILDER_INSTANCE_TAG)
+                .map(String::as_str)
+                == Some(builder_id)
+        })
+        .map(|baked| baked.image.image_id.clone())
+        .ok_or_else(|| {
+            let other = namesakes
+                .first()
+                .map(|baked| baked.image.image_id.as_str())
+                .unwrap_or("another image");
+            CloudError::Invalid(format!(
+                "an image named '{name}' already exists in {region} ({other})"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baked(image_id: &str, builder: &str) -> BakedImage {
+        BakedImage {
+            image: Image {
+                image_id: image_id.into(),
+                name: "shop-hvm-1-ubuntu".into(),
+                creation_date: None,
+                tags: [(BUILDER_INSTANCE_TAG.to_string(), builder.to_string())].into(),
+            },
+            state: "available".into(),
+        }
+    }
+
+    /// Real EC2 refuses a second image of one name (the emulator does not, so this path
+    /// only runs against AWS): the retried create finds its own image, and another
+    /// builder's image is an error naming it.
+    #[test]
+    fn a_duplicate_name_is_this_builders_image_or_an_error() {
+        let namesakes = [baked("ami-other", "i-2"), baked("ami-mine", "i-1")];
+        let found = image_of_builder(&namesakes, "i-1", "shop-hvm-1-ubuntu", "us-east-1");
+        assert_eq!(found.unwrap(), "ami-mine");
+        let error = image_of_builder(&namesakes[..1], "i-1", "shop-hvm-1-ubuntu", "us-east-1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("already exists in us-east-1 (ami-other)"),
+            "{error}"
+        );
     }
 }
