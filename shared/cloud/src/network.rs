@@ -820,6 +820,8 @@ pub struct TargetGroupInfo {
     pub target_type: String,
     pub vpc_id: Option<String>,
     pub health_check: HealthCheck,
+    /// The load balancers whose listeners forward to it.
+    pub load_balancer_arns: Vec<String>,
 }
 
 /// A load balancer as ELBv2 reports it, with its listeners and target groups.

@@ -404,6 +404,7 @@ mod tests {
                     unhealthy_threshold: None,
                     matcher: None,
                 },
+                load_balancer_arns: vec!["arn:lb".into()],
             }],
         }
     }

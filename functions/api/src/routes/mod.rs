@@ -8,6 +8,7 @@ pub mod executions;
 pub mod expressions;
 pub mod gate_tasks;
 pub mod infrastructure;
+pub mod network;
 pub mod launches;
 pub mod lifecycle;
 pub mod notifications;

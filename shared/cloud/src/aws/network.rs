@@ -116,6 +116,7 @@ fn target_group_of(group: &elb::TargetGroup) -> TargetGroupInfo {
             .to_string(),
         vpc_id: group.vpc_id().map(str::to_string),
         health_check: health_check_of(group),
+        load_balancer_arns: group.load_balancer_arns().to_vec(),
     }
 }
 
@@ -875,8 +876,9 @@ impl RegionClients {
         }
     }
 
-    /// Deletes target groups by name; gone already is done. Returns the names kept because
-    /// another load balancer's listener still uses them.
+    /// Deletes target groups by name; gone already is done. Returns the names ELBv2 refused
+    /// because a listener still uses them (right after the load balancer's deletion, until
+    /// ELBv2 has caught up).
     pub async fn delete_target_groups(&self, names: &[String]) -> Result<Vec<String>, CloudError> {
         let mut kept = Vec::new();
         for name in names {
