@@ -248,8 +248,14 @@ async fn security_groups_are_created_converged_read_and_deleted() {
     let (status, all) = app.get("/securityGroups").await;
     assert_eq!(status, 200, "{all}");
     let listed = all["default"]["aws"][REGION].as_array().unwrap();
-    assert!(listed.iter().any(|g| g["name"] == "shop-web" && g["id"] == json!(web.group_id())));
-    let (status, in_account) = app.get(&format!("/securityGroups/default?region={REGION}")).await;
+    assert!(
+        listed
+            .iter()
+            .any(|g| g["name"] == "shop-web" && g["id"] == json!(web.group_id()))
+    );
+    let (status, in_account) = app
+        .get(&format!("/securityGroups/default?region={REGION}"))
+        .await;
     assert_eq!(status, 200, "{in_account}");
     assert!(in_account["aws"][REGION].as_array().unwrap().len() >= 2);
     let (status, view) = app
@@ -266,7 +272,10 @@ async fn security_groups_are_created_converged_read_and_deleted() {
         json!([{"protocol": "tcp", "portRanges": [{"startPort": 443, "endPort": 443}],
                 "range": {"ip": "10.0.0.0", "cidr": "/8"}}])
     );
-    assert_eq!(view["securityGroupRules"][0]["securityGroup"]["name"], json!("shop-elb"));
+    assert_eq!(
+        view["securityGroupRules"][0]["securityGroup"]["name"],
+        json!("shop-elb")
+    );
     assert_eq!(view["inboundRules"].as_array().unwrap().len(), 2);
     let (status, missing) = app
         .get(&format!("/securityGroups/default/{REGION}/shop-nothing"))
@@ -274,7 +283,12 @@ async fn security_groups_are_created_converged_read_and_deleted() {
     assert_eq!(status, 404, "{missing}");
     let (status, error) = app.get("/securityGroups/nowhere").await;
     assert_eq!(status, 404, "{error}");
-    assert!(error["message"].as_str().unwrap().contains("unknown account 'nowhere'"));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown account 'nowhere'")
+    );
 
     // Delete, and a delete of a group already gone succeeds too.
     let delete = json!({"refId": "1", "requisiteStageRefIds": [], "type": "deleteSecurityGroup",
@@ -336,7 +350,10 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
     assert_eq!(balancer.r#type().map(|t| t.as_str()), Some("application"));
     assert_eq!(balancer.scheme().map(|s| s.as_str()), Some("internal"));
     let elb_group = cloud.security_group("shop-elb").await;
-    assert_eq!(balancer.security_groups(), [elb_group.group_id().unwrap().to_string()]);
+    assert_eq!(
+        balancer.security_groups(),
+        [elb_group.group_id().unwrap().to_string()]
+    );
     let target_groups = cloud.target_groups().await;
     assert_eq!(target_groups.len(), 1);
     let target_group = &target_groups[0];
@@ -383,11 +400,13 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
     let execution = run(
         &app,
         "deploy",
-        vec![json!({"refId": "1", "requisiteStageRefIds": [], "type": "createServerGroup",
+        vec![
+            json!({"refId": "1", "requisiteStageRefIds": [], "type": "createServerGroup",
                     "name": "create", "application": "shop", "stack": "web",
                     "credentials": "default", "region": REGION,
                     "capacity": {"min": 1, "max": 1, "desired": 1}, "imageId": image_id,
-                    "instanceType": "t3.micro", "targetGroups": ["shop-web-tg"]})],
+                    "instanceType": "t3.micro", "targetGroups": ["shop-web-tg"]}),
+        ],
     )
     .await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
@@ -417,7 +436,10 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
     let (status, summaries) = app.get("/loadBalancers?provider=aws").await;
     assert_eq!(status, 200, "{summaries}");
     assert_eq!(summaries[0]["name"], json!("shop-web"));
-    assert_eq!(summaries[0]["accounts"][0]["regions"][0]["name"], json!(REGION));
+    assert_eq!(
+        summaries[0]["accounts"][0]["regions"][0]["name"],
+        json!(REGION)
+    );
     let (status, by_name) = app.get("/loadBalancers/shop-web").await;
     assert_eq!((status, by_name["name"].clone()), (200, json!("shop-web")));
     let (status, _) = app.get("/loadBalancers/shop-nothing").await;
@@ -426,10 +448,18 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
         .get(&format!("/loadBalancers/default/{REGION}/shop-web"))
         .await;
     assert_eq!(status, 200, "{details}");
-    assert_eq!(details[0]["loadBalancerArn"], json!(balancer.load_balancer_arn()));
+    assert_eq!(
+        details[0]["loadBalancerArn"],
+        json!(balancer.load_balancer_arn())
+    );
     let (status, error) = app.get("/loadBalancers/default/eu-north-9/shop-web").await;
     assert_eq!(status, 404, "{error}");
-    assert!(error["message"].as_str().unwrap().contains("no region 'eu-north-9'"));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("no region 'eu-north-9'")
+    );
 
     // Delete: the load balancer and its own target group go; a second delete succeeds.
     let delete = json!({"refId": "1", "requisiteStageRefIds": [], "type": "deleteLoadBalancer",
@@ -450,9 +480,15 @@ async fn bad_network_input_fails_the_stage_and_creates_nothing() {
     let cloud = Cloud::of(&app);
     let groups_before = cloud.security_group_count().await;
     let security_group_cases = [
-        (json!({"credentials": "nowhere"}), "unknown account 'nowhere'"),
+        (
+            json!({"credentials": "nowhere"}),
+            "unknown account 'nowhere'",
+        ),
         (json!({"regions": ["eu-north-9"]}), "no region 'eu-north-9'"),
-        (json!({"securityGroupName": "sg-web"}), "may not start with sg-"),
+        (
+            json!({"securityGroupName": "sg-web"}),
+            "may not start with sg-",
+        ),
         (
             json!({"ipIngress": [{"cidr": "10.0.0.0/40", "type": "tcp", "startPort": 1, "endPort": 1}]}),
             "ipIngress[0].cidr: '10.0.0.0/40' is not a CIDR range",
@@ -476,10 +512,22 @@ async fn bad_network_input_fails_the_stage_and_creates_nothing() {
     assert_eq!(cloud.security_group_count().await, groups_before);
 
     let load_balancer_cases = [
-        (json!({"loadBalancerName": "shop-web-load-balancer-with-a-long-name"}), "loadBalancerName:"),
-        (json!({"loadBalancerType": "classic"}), "classic load balancers are not supported"),
-        (json!({"securityGroups": ["shop-missing"]}), "security group shop-missing not found"),
-        (json!({"subnetType": "internal (vpc0)"}), "no subnet of subnetType 'internal (vpc0)'"),
+        (
+            json!({"loadBalancerName": "shop-web-load-balancer-with-a-long-name"}),
+            "loadBalancerName:",
+        ),
+        (
+            json!({"loadBalancerType": "classic"}),
+            "classic load balancers are not supported",
+        ),
+        (
+            json!({"securityGroups": ["shop-missing"]}),
+            "security group shop-missing not found",
+        ),
+        (
+            json!({"subnetType": "internal (vpc0)"}),
+            "no subnet of subnetType 'internal (vpc0)'",
+        ),
         (
             json!({"listeners": [{"protocol": "HTTP", "port": 80,
                                   "defaultActions": [{"type": "forward", "targetGroupName": "shop-other"}]}]}),

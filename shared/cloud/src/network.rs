@@ -574,10 +574,16 @@ fn target_group_attributes(
         other => other.to_string(),
     };
     for (deck, aws) in [
-        ("deregistrationDelay", "deregistration_delay.timeout_seconds"),
+        (
+            "deregistrationDelay",
+            "deregistration_delay.timeout_seconds",
+        ),
         ("stickinessEnabled", "stickiness.enabled"),
         ("stickinessType", "stickiness.type"),
-        ("stickinessDuration", "stickiness.lb_cookie.duration_seconds"),
+        (
+            "stickinessDuration",
+            "stickiness.lb_cookie.duration_seconds",
+        ),
     ] {
         if let Some(value) = attributes.get(deck).filter(|v| !v.is_null()) {
             if deck != "stickinessType" && deck != "stickinessEnabled" {
@@ -594,7 +600,8 @@ fn target_group(
     kind: LoadBalancerKind,
     field: &str,
 ) -> Result<TargetGroupSpec, RequestError> {
-    let name = text(group, "name").ok_or_else(|| invalid(&format!("{field}.name"), "is required"))?;
+    let name =
+        text(group, "name").ok_or_else(|| invalid(&format!("{field}.name"), "is required"))?;
     let name = elb_name(name, &format!("{field}.name"))?;
     let default_protocol = kind.protocols()[0];
     let protocol = protocol(
@@ -903,27 +910,61 @@ mod tests {
     #[test]
     fn security_group_errors_name_the_field() {
         let cases = [
-            (json!({"securityGroupName": null}), "securityGroupName: name the security group"),
-            (json!({"securityGroupName": "sg-123"}), "securityGroupName: 'sg-123' may not start with sg-"),
-            (json!({"securityGroupName": "bad name!"}), "securityGroupName: 'bad name!' is not a valid application name"),
-            (json!({"application": "other"}), "does not belong to application 'other'"),
-            (json!({"ipIngress": [{"cidr": "10.0.0.0/33", "type": "tcp", "startPort": 1, "endPort": 2}]}),
-             "ipIngress[0].cidr: '10.0.0.0/33' is not a CIDR range"),
-            (json!({"ipIngress": [{"type": "tcp", "startPort": 1, "endPort": 2}]}), "ipIngress[0].cidr: is required"),
-            (json!({"ipIngress": [{"cidr": "0.0.0.0/0", "type": "gre", "startPort": 1}]}),
-             "ipIngress[0].type: 'gre' is not tcp, udp, icmp or -1"),
-            (json!({"ipIngress": [{"cidr": "0.0.0.0/0", "type": "tcp", "startPort": 9, "endPort": 8}]}),
-             "ipIngress[0].startPort: 9 is greater than endPort 8"),
-            (json!({"securityGroupIngress": [{"type": "tcp", "startPort": 70000, "endPort": 70000, "name": "x"}]}),
-             "securityGroupIngress[0].startPort: 70000 is outside 0..65535"),
-            (json!({"securityGroupIngress": [{"type": "tcp", "startPort": 1}]}),
-             "securityGroupIngress[0].name: name the source security group"),
-            (json!({"regions": ["us-east-1", "us-west-2"]}), "regions: one region per stage"),
-            (json!({"credentials": null}), "credentials: name the account"),
+            (
+                json!({"securityGroupName": null}),
+                "securityGroupName: name the security group",
+            ),
+            (
+                json!({"securityGroupName": "sg-123"}),
+                "securityGroupName: 'sg-123' may not start with sg-",
+            ),
+            (
+                json!({"securityGroupName": "bad name!"}),
+                "securityGroupName: 'bad name!' is not a valid application name",
+            ),
+            (
+                json!({"application": "other"}),
+                "does not belong to application 'other'",
+            ),
+            (
+                json!({"ipIngress": [{"cidr": "10.0.0.0/33", "type": "tcp", "startPort": 1, "endPort": 2}]}),
+                "ipIngress[0].cidr: '10.0.0.0/33' is not a CIDR range",
+            ),
+            (
+                json!({"ipIngress": [{"type": "tcp", "startPort": 1, "endPort": 2}]}),
+                "ipIngress[0].cidr: is required",
+            ),
+            (
+                json!({"ipIngress": [{"cidr": "0.0.0.0/0", "type": "gre", "startPort": 1}]}),
+                "ipIngress[0].type: 'gre' is not tcp, udp, icmp or -1",
+            ),
+            (
+                json!({"ipIngress": [{"cidr": "0.0.0.0/0", "type": "tcp", "startPort": 9, "endPort": 8}]}),
+                "ipIngress[0].startPort: 9 is greater than endPort 8",
+            ),
+            (
+                json!({"securityGroupIngress": [{"type": "tcp", "startPort": 70000, "endPort": 70000, "name": "x"}]}),
+                "securityGroupIngress[0].startPort: 70000 is outside 0..65535",
+            ),
+            (
+                json!({"securityGroupIngress": [{"type": "tcp", "startPort": 1}]}),
+                "securityGroupIngress[0].name: name the source security group",
+            ),
+            (
+                json!({"regions": ["us-east-1", "us-west-2"]}),
+                "regions: one region per stage",
+            ),
+            (
+                json!({"credentials": null}),
+                "credentials: name the account",
+            ),
         ];
         for (patch, expected) in cases {
             let message = error(upsert_security_group(&security_group(patch.clone())));
-            assert!(message.contains(expected), "{patch}: '{message}' lacks '{expected}'");
+            assert!(
+                message.contains(expected),
+                "{patch}: '{message}' lacks '{expected}'"
+            );
         }
     }
 
@@ -1039,30 +1080,69 @@ mod tests {
         let long = "shop-".to_string() + &"x".repeat(30);
         let cases = [
             (json!({"name": long}), "loadBalancerName: 'shop-xxx"),
-            (json!({"name": "shop-web-"}), "not starting or ending with a hyphen"),
-            (json!({"name": "internal-shop"}), "may not start with internal-"),
-            (json!({"application": "other"}), "loadBalancerName: 'shop-web-lb' does not belong to application 'other'"),
-            (json!({"loadBalancerType": "classic"}), "loadBalancerType: classic load balancers are not supported"),
-            (json!({"listeners": []}), "listeners: give at least one listener"),
-            (json!({"listeners": [{"protocol": "TCP", "port": 80, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
-             "listeners[0].protocol: 'TCP' is not one of HTTP, HTTPS"),
-            (json!({"listeners": [{"protocol": "HTTPS", "port": 443, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
-             "listeners[0].certificates: a HTTPS listener needs a certificate"),
-            (json!({"listeners": [{"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "forward", "targetGroupName": "nope"}]}]}),
-             "listeners[0].defaultActions[0].targetGroupName: 'nope' is not one of this load balancer's targetGroups"),
-            (json!({"listeners": [{"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "redirect"}]}]}),
-             "listeners[0].defaultActions[0].type: 'redirect' actions are not supported"),
-            (json!({"listeners": [{"protocol": "HTTP", "port": 0, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
-             "listeners[0].port: 0 is outside 1..65535"),
-            (json!({"targetGroups": [{"name": "shop_tg", "port": 80}]}), "targetGroups[0].name: 'shop_tg' must be"),
-            (json!({"targetGroups": [{"name": "shop-tg"}]}), "targetGroups[0].port: is required"),
-            (json!({"targetGroups": [{"name": "shop-tg", "port": 80, "healthCheckPath": "health"}]}),
-             "targetGroups[0].healthCheckPath: 'health' must start with /"),
-            (json!({"region": null, "availabilityZones": null}), "region: name the region"),
+            (
+                json!({"name": "shop-web-"}),
+                "not starting or ending with a hyphen",
+            ),
+            (
+                json!({"name": "internal-shop"}),
+                "may not start with internal-",
+            ),
+            (
+                json!({"application": "other"}),
+                "loadBalancerName: 'shop-web-lb' does not belong to application 'other'",
+            ),
+            (
+                json!({"loadBalancerType": "classic"}),
+                "loadBalancerType: classic load balancers are not supported",
+            ),
+            (
+                json!({"listeners": []}),
+                "listeners: give at least one listener",
+            ),
+            (
+                json!({"listeners": [{"protocol": "TCP", "port": 80, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
+                "listeners[0].protocol: 'TCP' is not one of HTTP, HTTPS",
+            ),
+            (
+                json!({"listeners": [{"protocol": "HTTPS", "port": 443, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
+                "listeners[0].certificates: a HTTPS listener needs a certificate",
+            ),
+            (
+                json!({"listeners": [{"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "forward", "targetGroupName": "nope"}]}]}),
+                "listeners[0].defaultActions[0].targetGroupName: 'nope' is not one of this load balancer's targetGroups",
+            ),
+            (
+                json!({"listeners": [{"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "redirect"}]}]}),
+                "listeners[0].defaultActions[0].type: 'redirect' actions are not supported",
+            ),
+            (
+                json!({"listeners": [{"protocol": "HTTP", "port": 0, "defaultActions": [{"targetGroupName": "shop-web-tg"}]}]}),
+                "listeners[0].port: 0 is outside 1..65535",
+            ),
+            (
+                json!({"targetGroups": [{"name": "shop_tg", "port": 80}]}),
+                "targetGroups[0].name: 'shop_tg' must be",
+            ),
+            (
+                json!({"targetGroups": [{"name": "shop-tg"}]}),
+                "targetGroups[0].port: is required",
+            ),
+            (
+                json!({"targetGroups": [{"name": "shop-tg", "port": 80, "healthCheckPath": "health"}]}),
+                "targetGroups[0].healthCheckPath: 'health' must start with /",
+            ),
+            (
+                json!({"region": null, "availabilityZones": null}),
+                "region: name the region",
+            ),
         ];
         for (patch, expected) in cases {
             let message = error(upsert_load_balancer(&load_balancer(patch.clone())));
-            assert!(message.contains(expected), "{patch}: '{message}' lacks '{expected}'");
+            assert!(
+                message.contains(expected),
+                "{patch}: '{message}' lacks '{expected}'"
+            );
         }
     }
 
@@ -1073,7 +1153,11 @@ mod tests {
         assert!(!belongs_to("bad name", "bad"));
         let moniker = moniker("shop-web-lb");
         assert_eq!(
-            (moniker.app.as_str(), moniker.stack.as_deref(), moniker.detail.as_deref()),
+            (
+                moniker.app.as_str(),
+                moniker.stack.as_deref(),
+                moniker.detail.as_deref()
+            ),
             ("shop", Some("web"), Some("lb"))
         );
     }

@@ -454,16 +454,16 @@ mod tests {
             view["listeners"][0]["defaultActions"],
             json!([{"type": "forward", "targetGroupName": "shop-web-tg"}])
         );
-        assert_eq!(
-            view["targetGroups"][0]["healthCheckPath"],
-            json!("/health")
-        );
+        assert_eq!(view["targetGroups"][0]["healthCheckPath"], json!("/health"));
         assert_eq!(
             view["targetGroups"][0]["serverGroups"][0]["name"],
             json!("shop-web-v000")
         );
         assert_eq!(view["serverGroups"].as_array().unwrap().len(), 1);
-        assert_eq!(view["serverGroups"][0]["instances"][0]["healthState"], json!("Up"));
+        assert_eq!(
+            view["serverGroups"][0]["instances"][0]["healthState"],
+            json!("Up")
+        );
         assert_eq!(view["instanceCounts"]["up"], json!(1));
     }
 

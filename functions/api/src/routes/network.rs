@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use gennaker_cloud::network::{LoadBalancerInfo, SecurityGroupInfo, belongs_to};
 use gennaker_cloud::network_views::{
-    load_balancer_summaries, load_balancer_summary, load_balancer_view,
-    security_group_view, security_groups_by_account, security_groups_by_region,
+    load_balancer_summaries, load_balancer_summary, load_balancer_view, security_group_view,
+    security_groups_by_account, security_groups_by_region,
 };
 use gennaker_cloud::{Account, ServerGroup};
 use serde::Deserialize;

@@ -49,15 +49,12 @@ impl Poll<'_> {
         let clients = self.clients(&request.location).await?;
         let acted = self.input.previous_context().get("acted") == Some(&json!(true));
         let balancer = if acted {
-            clients
-                .load_balancer(&request.name)
-                .await?
-                .ok_or_else(|| {
-                    Stop::Failed(format!(
-                        "load balancer {} disappeared while it was being created",
-                        request.name
-                    ))
-                })?
+            clients.load_balancer(&request.name).await?.ok_or_else(|| {
+                Stop::Failed(format!(
+                    "load balancer {} disappeared while it was being created",
+                    request.name
+                ))
+            })?
         } else {
             let placement = clients.placement(&request).await?;
             clients.upsert_load_balancer(&request, &placement).await?
@@ -80,12 +77,20 @@ impl Poll<'_> {
         let reference = network::delete_load_balancer(&self.context())?;
         let clients = self.clients(&reference.location).await?;
         let balancer = clients.load_balancer(&reference.name).await?;
-        let stored = if self.loaded.stage.context.contains_key(TARGET_GROUPS_TO_DELETE) {
+        let stored = if self
+            .loaded
+            .stage
+            .context
+            .contains_key(TARGET_GROUPS_TO_DELETE)
+        {
             self.loaded.stage.context.clone()
         } else {
             let Some(balancer) = &balancer else {
                 // Gone before this stage recorded anything: nothing of it is left to delete.
-                return Ok(Answer::succeeded(deleted_context(&reference.name, &[]), Map::new()));
+                return Ok(Answer::succeeded(
+                    deleted_context(&reference.name, &[]),
+                    Map::new(),
+                ));
             };
             let entries = Map::from_iter([(
                 TARGET_GROUPS_TO_DELETE.to_string(),

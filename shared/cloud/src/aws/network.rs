@@ -13,8 +13,8 @@ use aws_sdk_elasticloadbalancingv2::types as elb;
 use super::{CloudError, RegionClients, aws_error};
 use crate::network::{
     HealthCheck, IngressRule, ListenerInfo, ListenerSpec, LoadBalancerInfo, LoadBalancerKind,
-    LoadBalancerRequest, Placement, SecurityGroupInfo, SecurityGroupRef, SecurityGroupRequest, Source,
-    TargetGroupInfo, TargetGroupSpec, ingress_changes,
+    LoadBalancerRequest, Placement, SecurityGroupInfo, SecurityGroupRef, SecurityGroupRequest,
+    Source, TargetGroupInfo, TargetGroupSpec, ingress_changes,
 };
 
 /// Subnet tag Spinnaker uses to name a subnet's purpose (`subnetType`):
@@ -204,17 +204,19 @@ impl RegionClients {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws_error("DescribeSecurityGroups"))?;
-            groups.extend(page.security_groups().iter().map(|group| {
-                SecurityGroupInfo {
-                    id: group.group_id().unwrap_or_default().to_string(),
-                    name: group.group_name().unwrap_or_default().to_string(),
-                    description: group.description().unwrap_or_default().to_string(),
-                    vpc_id: group.vpc_id().map(str::to_string),
-                    account: self.account.clone(),
-                    region: self.region.clone(),
-                    ingress: group.ip_permissions().iter().flat_map(rules_of).collect(),
-                }
-            }));
+            groups.extend(
+                page.security_groups()
+                    .iter()
+                    .map(|group| SecurityGroupInfo {
+                        id: group.group_id().unwrap_or_default().to_string(),
+                        name: group.group_name().unwrap_or_default().to_string(),
+                        description: group.description().unwrap_or_default().to_string(),
+                        vpc_id: group.vpc_id().map(str::to_string),
+                        account: self.account.clone(),
+                        region: self.region.clone(),
+                        ingress: group.ip_permissions().iter().flat_map(rules_of).collect(),
+                    }),
+            );
         }
         Ok(groups)
     }
@@ -423,11 +425,7 @@ impl RegionClients {
     /// Every load balancer of the region, with listeners and target groups.
     pub async fn load_balancers(&self) -> Result<Vec<LoadBalancerInfo>, CloudError> {
         let mut balancers = Vec::new();
-        let mut pages = self
-            .elbv2
-            .describe_load_balancers()
-            .into_paginator()
-            .send();
+        let mut pages = self.elbv2.describe_load_balancers().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws_error("DescribeLoadBalancers"))?;
             balancers.extend(page.load_balancers().iter().cloned());
@@ -479,7 +477,10 @@ impl RegionClients {
             .map_err(aws_error("DescribeTargetGroups"))?;
         let zones = balancer.availability_zones();
         Ok(LoadBalancerInfo {
-            name: balancer.load_balancer_name().unwrap_or_default().to_string(),
+            name: balancer
+                .load_balancer_name()
+                .unwrap_or_default()
+                .to_string(),
             account: self.account.clone(),
             region: self.region.clone(),
             kind: balancer
@@ -882,12 +883,7 @@ impl RegionClients {
     pub async fn delete_target_groups(&self, names: &[String]) -> Result<Vec<String>, CloudError> {
         let mut kept = Vec::new();
         for name in names {
-            let found = self
-                .elbv2
-                .describe_target_groups()
-                .names(name)
-                .send()
-                .await;
+            let found = self.elbv2.describe_target_groups().names(name).send().await;
             let arn = match found {
                 Ok(found) => found
                     .target_groups()
@@ -922,8 +918,5 @@ fn subnet_purpose(subnet: &ec2::Subnet) -> Option<String> {
         .iter()
         .find(|tag| tag.key() == Some(SUBNET_PURPOSE_TAG))?;
     let metadata: serde_json::Value = serde_json::from_str(tag.value()?).ok()?;
-    metadata
-        .get("purpose")?
-        .as_str()
-        .map(str::to_string)
+    metadata.get("purpose")?.as_str().map(str::to_string)
 }
