@@ -360,6 +360,21 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
     assert_eq!(target_group.target_group_name(), Some("shop-web-tg"));
     assert_eq!(target_group.port(), Some(7001));
     assert_eq!(target_group.health_check_path(), Some("/health"));
+    let attributes = cloud
+        .elbv2
+        .describe_target_group_attributes()
+        .target_group_arn(target_group.target_group_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attributes
+            .attributes()
+            .iter()
+            .any(|a| a.key() == Some("deregistration_delay.timeout_seconds")
+                && a.value() == Some("30")),
+        "{attributes:?}"
+    );
     let listeners = cloud.listeners(balancer.load_balancer_arn().unwrap()).await;
     assert_eq!(listeners.len(), 1);
     assert_eq!(listeners[0].port(), Some(80));

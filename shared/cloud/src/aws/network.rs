@@ -608,8 +608,10 @@ impl RegionClients {
     }
 
     /// Creates or updates the load balancer, its target groups and listeners so they match
-    /// the request; listeners on ports the request does not name are deleted. Returns the
-    /// load balancer as read afterwards.
+    /// the request; listeners on ports the request does not name are deleted. The scheme,
+    /// type and subnets of an existing load balancer are kept (ELBv2 cannot change the
+    /// first two; Clouddriver does not move the last). Target groups the request no longer
+    /// names are left in place. Returns the load balancer as read afterwards.
     pub async fn upsert_load_balancer(
         &self,
         request: &LoadBalancerRequest,
@@ -823,7 +825,8 @@ impl RegionClients {
             .as_ref()
             .map(|arn| vec![elb::Certificate::builder().certificate_arn(arn).build()]);
         let Some(current) = current else {
-            self.elbv2
+            let created = self
+                .elbv2
                 .create_listener()
                 .load_balancer_arn(load_balancer_arn)
                 .protocol(elb::ProtocolEnum::from(spec.protocol.as_str()))
@@ -831,9 +834,13 @@ impl RegionClients {
                 .set_certificates(certificates)
                 .default_actions(forward_to(target_group_arn))
                 .send()
-                .await
-                .map_err(aws_error("CreateListener"))?;
-            return Ok(());
+                .await;
+            return match created {
+                Ok(_) => Ok(()),
+                // Created by a concurrent delivery of the same upsert since our describe.
+                Err(error) if error.code() == Some("DuplicateListener") => Ok(()),
+                Err(error) => Err(aws_error("CreateListener")(error)),
+            };
         };
         let unchanged = current.protocol == spec.protocol
             && current.target_groups == [spec.target_group.clone()]
