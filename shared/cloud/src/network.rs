@@ -852,8 +852,14 @@ pub struct LoadBalancerInfo {
 }
 
 impl LoadBalancerInfo {
+    /// Serving traffic (`active_impaired`: serving, with some zone impaired).
     pub fn is_active(&self) -> bool {
-        self.state == "active"
+        self.state == "active" || self.state == "active_impaired"
+    }
+
+    /// ELBv2 could not provision it; waiting longer will not help.
+    pub fn has_failed(&self) -> bool {
+        self.state == "failed"
     }
 }
 

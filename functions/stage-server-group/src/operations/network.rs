@@ -59,6 +59,12 @@ impl Poll<'_> {
             let placement = clients.placement(&request).await?;
             clients.upsert_load_balancer(&request, &placement).await?
         };
+        if balancer.has_failed() {
+            return Err(Stop::Failed(format!(
+                "load balancer {} failed to provision (state: failed)",
+                request.name
+            )));
+        }
         let mut context = load_balancer_context(&request, &balancer);
         context.insert("acted".into(), json!(true));
         if balancer.is_active() {
