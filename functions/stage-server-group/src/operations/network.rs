@@ -187,3 +187,56 @@ fn own_target_groups(balancer: &LoadBalancerInfo) -> Vec<String> {
         .map(|group| group.name.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gennaker_cloud::network::HealthCheck;
+
+    fn target_group(name: &str, load_balancer_arns: &[&str]) -> TargetGroupInfo {
+        TargetGroupInfo {
+            arn: format!("arn:{name}"),
+            name: name.into(),
+            protocol: "HTTP".into(),
+            port: 80,
+            target_type: "instance".into(),
+            vpc_id: None,
+            health_check: HealthCheck {
+                protocol: "HTTP".into(),
+                port: "traffic-port".into(),
+                path: Some("/".into()),
+                interval_seconds: None,
+                timeout_seconds: None,
+                healthy_threshold: None,
+                unhealthy_threshold: None,
+                matcher: None,
+            },
+            load_balancer_arns: load_balancer_arns.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_deletion_takes_only_the_target_groups_no_other_load_balancer_uses() {
+        let balancer = LoadBalancerInfo {
+            arn: "arn:lb".into(),
+            name: "shop-web".into(),
+            account: "default".into(),
+            region: "us-east-1".into(),
+            kind: "application".into(),
+            scheme: "internal".into(),
+            state: "active".into(),
+            vpc_id: None,
+            dns_name: String::new(),
+            created_time: 0,
+            zones: vec![],
+            subnets: vec![],
+            security_groups: vec![],
+            listeners: vec![],
+            target_groups: vec![
+                target_group("shop-own", &["arn:lb"]),
+                target_group("shop-shared", &["arn:lb", "arn:other"]),
+            ],
+        };
+        assert_eq!(own_target_groups(&balancer), ["shop-own"]);
+    }
+}
