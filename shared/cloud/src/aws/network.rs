@@ -153,6 +153,14 @@ fn listener_of(listener: &elb::Listener) -> ListenerInfo {
     }
 }
 
+/// The HTTP codes a health check counts as healthy, when the stage names them.
+fn matcher(check: &HealthCheck) -> Option<elb::Matcher> {
+    check
+        .matcher
+        .as_ref()
+        .map(|code| elb::Matcher::builder().http_code(code).build())
+}
+
 fn forward_to(target_group_arn: &str) -> elb::Action {
     elb::Action::builder()
         .r#type(elb::ActionTypeEnum::Forward)
@@ -725,91 +733,108 @@ impl RegionClients {
         spec: &TargetGroupSpec,
         vpc_id: &str,
     ) -> Result<String, CloudError> {
-        let check = &spec.health_check;
-        let matcher = check
-            .matcher
-            .as_ref()
-            .map(|code| elb::Matcher::builder().http_code(code).build());
-        let found = self
-            .elbv2
-            .describe_target_groups()
-            .names(&spec.name)
-            .send()
-            .await;
-        let existing = match found {
-            Ok(found) => found
+        let arn = match self.target_group_arn_named(&spec.name).await? {
+            Some(arn) => {
+                self.set_health_check(&arn, &spec.health_check).await?;
+                arn
+            }
+            None => self.create_target_group(spec, vpc_id).await?,
+        };
+        self.set_target_group_attributes(&arn, spec).await?;
+        Ok(arn)
+    }
+
+    /// The ARN of the target group called `name`, `None` when absent.
+    async fn target_group_arn_named(&self, name: &str) -> Result<Option<String>, CloudError> {
+        let found = self.elbv2.describe_target_groups().names(name).send().await;
+        match found {
+            Ok(found) => Ok(found
                 .target_groups()
                 .first()
                 .and_then(|group| group.target_group_arn())
-                .map(str::to_string),
-            Err(error) if error.code() == Some("TargetGroupNotFound") => None,
-            Err(error) => return Err(aws_error("DescribeTargetGroups")(error)),
-        };
-        let arn = match existing {
-            Some(arn) => {
-                self.elbv2
-                    .modify_target_group()
-                    .target_group_arn(&arn)
-                    .health_check_protocol(elb::ProtocolEnum::from(check.protocol.as_str()))
-                    .health_check_port(&check.port)
-                    .set_health_check_path(check.path.clone())
-                    .set_health_check_interval_seconds(check.interval_seconds)
-                    .set_health_check_timeout_seconds(check.timeout_seconds)
-                    .set_healthy_threshold_count(check.healthy_threshold)
-                    .set_unhealthy_threshold_count(check.unhealthy_threshold)
-                    .set_matcher(matcher)
-                    .send()
-                    .await
-                    .map_err(aws_error("ModifyTargetGroup"))?;
-                arn
-            }
-            None => {
-                let created = self
-                    .elbv2
-                    .create_target_group()
-                    .name(&spec.name)
-                    .protocol(elb::ProtocolEnum::from(spec.protocol.as_str()))
-                    .port(spec.port)
-                    .vpc_id(vpc_id)
-                    .target_type(elb::TargetTypeEnum::from(spec.target_type.as_str()))
-                    .health_check_protocol(elb::ProtocolEnum::from(check.protocol.as_str()))
-                    .health_check_port(&check.port)
-                    .set_health_check_path(check.path.clone())
-                    .set_health_check_interval_seconds(check.interval_seconds)
-                    .set_health_check_timeout_seconds(check.timeout_seconds)
-                    .set_healthy_threshold_count(check.healthy_threshold)
-                    .set_unhealthy_threshold_count(check.unhealthy_threshold)
-                    .set_matcher(matcher)
-                    .send()
-                    .await
-                    .map_err(aws_error("CreateTargetGroup"))?;
-                created
-                    .target_groups()
-                    .first()
-                    .and_then(|group| group.target_group_arn())
-                    .map(str::to_string)
-                    .ok_or_else(|| CloudError::Aws {
-                        operation: "CreateTargetGroup",
-                        message: "the answer names no target group".into(),
-                    })?
-            }
-        };
-        if !spec.attributes.is_empty() {
-            let attributes = spec.attributes.iter().map(|(key, value)| {
-                elb::TargetGroupAttribute::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-            });
-            self.elbv2
-                .modify_target_group_attributes()
-                .target_group_arn(&arn)
-                .set_attributes(Some(attributes.collect()))
-                .send()
-                .await
-                .map_err(aws_error("ModifyTargetGroupAttributes"))?;
+                .map(str::to_string)),
+            Err(error) if error.code() == Some("TargetGroupNotFound") => Ok(None),
+            Err(error) => Err(aws_error("DescribeTargetGroups")(error)),
         }
-        Ok(arn)
+    }
+
+    async fn create_target_group(
+        &self,
+        spec: &TargetGroupSpec,
+        vpc_id: &str,
+    ) -> Result<String, CloudError> {
+        let check = &spec.health_check;
+        let created = self
+            .elbv2
+            .create_target_group()
+            .name(&spec.name)
+            .protocol(elb::ProtocolEnum::from(spec.protocol.as_str()))
+            .port(spec.port)
+            .vpc_id(vpc_id)
+            .target_type(elb::TargetTypeEnum::from(spec.target_type.as_str()))
+            .health_check_protocol(elb::ProtocolEnum::from(check.protocol.as_str()))
+            .health_check_port(&check.port)
+            .set_health_check_path(check.path.clone())
+            .set_health_check_interval_seconds(check.interval_seconds)
+            .set_health_check_timeout_seconds(check.timeout_seconds)
+            .set_healthy_threshold_count(check.healthy_threshold)
+            .set_unhealthy_threshold_count(check.unhealthy_threshold)
+            .set_matcher(matcher(check))
+            .send()
+            .await
+            .map_err(aws_error("CreateTargetGroup"))?;
+        created
+            .target_groups()
+            .first()
+            .and_then(|group| group.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| CloudError::Aws {
+                operation: "CreateTargetGroup",
+                message: "the answer names no target group".into(),
+            })
+    }
+
+    async fn set_health_check(&self, arn: &str, check: &HealthCheck) -> Result<(), CloudError> {
+        self.elbv2
+            .modify_target_group()
+            .target_group_arn(arn)
+            .health_check_protocol(elb::ProtocolEnum::from(check.protocol.as_str()))
+            .health_check_port(&check.port)
+            .set_health_check_path(check.path.clone())
+            .set_health_check_interval_seconds(check.interval_seconds)
+            .set_health_check_timeout_seconds(check.timeout_seconds)
+            .set_healthy_threshold_count(check.healthy_threshold)
+            .set_unhealthy_threshold_count(check.unhealthy_threshold)
+            .set_matcher(matcher(check))
+            .send()
+            .await
+            .map_err(aws_error("ModifyTargetGroup"))?;
+        Ok(())
+    }
+
+    /// Sets the attributes the stage names (the others keep their values).
+    async fn set_target_group_attributes(
+        &self,
+        arn: &str,
+        spec: &TargetGroupSpec,
+    ) -> Result<(), CloudError> {
+        if spec.attributes.is_empty() {
+            return Ok(());
+        }
+        let attributes = spec.attributes.iter().map(|(key, value)| {
+            elb::TargetGroupAttribute::builder()
+                .key(key)
+                .value(value)
+                .build()
+        });
+        self.elbv2
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .set_attributes(Some(attributes.collect()))
+            .send()
+            .await
+            .map_err(aws_error("ModifyTargetGroupAttributes"))?;
+        Ok(())
     }
 
     /// Creates the listener, or modifies the one on its port when it differs.
@@ -890,17 +915,9 @@ impl RegionClients {
     pub async fn delete_target_groups(&self, names: &[String]) -> Result<Vec<String>, CloudError> {
         let mut kept = Vec::new();
         for name in names {
-            let found = self.elbv2.describe_target_groups().names(name).send().await;
-            let arn = match found {
-                Ok(found) => found
-                    .target_groups()
-                    .first()
-                    .and_then(|g| g.target_group_arn())
-                    .map(str::to_string),
-                Err(error) if error.code() == Some("TargetGroupNotFound") => None,
-                Err(error) => return Err(aws_error("DescribeTargetGroups")(error)),
+            let Some(arn) = self.target_group_arn_named(name).await? else {
+                continue;
             };
-            let Some(arn) = arn else { continue };
             let deleted = self
                 .elbv2
                 .delete_target_group()
