@@ -9,25 +9,25 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{Filter, SecurityGroup};
 use gennaker_local::{Delivery, LocalOptions};
 use serde_json::{Value, json};
+use support::cloud::Cloud;
 use support::{TestApp, stage};
 
 const REGION: &str = "us-east-1";
 
-/// The emulator's AWS APIs, as a test sees them.
-struct Cloud {
-    ec2: aws_sdk_ec2::Client,
-    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+/// What these tests read of the emulator's security groups and load balancers.
+trait NetworkReads {
+    async fn security_groups(&self, name: &str) -> Vec<SecurityGroup>;
+    async fn security_group(&self, name: &str) -> SecurityGroup;
+    async fn security_group_count(&self) -> usize;
+    async fn load_balancers(&self) -> Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>;
+    async fn target_groups(&self) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>;
+    async fn listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener>;
 }
 
-impl Cloud {
-    fn of(app: &TestApp) -> Cloud {
-        let sdk = &app.running.sdk;
-        Cloud {
-            ec2: aws_sdk_ec2::Client::new(sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-        }
-    }
-
+impl NetworkReads for Cloud {
     async fn security_groups(&self, name: &str) -> Vec<SecurityGroup> {
         self.ec2
             .describe_security_groups()
@@ -87,17 +87,6 @@ impl Cloud {
             .unwrap()
             .listeners()
             .to_vec()
-    }
-
-    async fn an_image(&self) -> String {
-        let images = self.ec2.describe_images().send().await.unwrap();
-        images
-            .images()
-            .iter()
-            .find(|i| i.name().is_some())
-            .and_then(|i| i.image_id())
-            .expect("moto preloads images")
-            .to_string()
     }
 }
 
@@ -411,7 +400,7 @@ async fn load_balancers_are_created_updated_read_and_deleted() {
     assert_eq!(ports, [Some(8080)]);
 
     // A server group created into the target group shows under the load balancer.
-    let image_id = cloud.an_image().await;
+    let (image_id, _) = cloud.an_image().await;
     let execution = run(
         &app,
         "deploy",
