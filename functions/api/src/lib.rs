@@ -282,6 +282,7 @@ fn gate_routes() -> Router<AppState> {
         .route("/webhooks/preconfigured", get(webhooks::preconfigured))
         .route("/webhooks/{type}/{source}", post(webhooks::receive))
         .merge(infrastructure_routes())
+        .merge(network_routes())
         .route("/bakery/options", get(routes::bakery::all_options))
         .route(
             "/bakery/options/{cloud_provider}",
@@ -300,6 +301,31 @@ fn gate_routes() -> Router<AppState> {
         .route(
             "/v2/builds/{master}/build/{number}/{*job}",
             get(routes::builds::build),
+        )
+}
+
+/// Security groups and load balancers (Gate's Clouddriver pass-through).
+fn network_routes() -> Router<AppState> {
+    use routes::network;
+    Router::new()
+        .route("/securityGroups", get(network::security_groups))
+        .route(
+            "/securityGroups/{account}",
+            get(network::account_security_groups),
+        )
+        .route(
+            "/securityGroups/{account}/{region}/{name}",
+            get(network::security_group),
+        )
+        .route(
+            "/applications/{application}/loadBalancers",
+            get(network::application_load_balancers),
+        )
+        .route("/loadBalancers", get(network::load_balancers))
+        .route("/loadBalancers/{name}", get(network::load_balancer_by_name))
+        .route(
+            "/loadBalancers/{account}/{region}/{name}",
+            get(network::load_balancer_details),
         )
 }
 

@@ -1,7 +1,9 @@
 //! The server-group stage worker (Clouddriver's AWS operations as Orca's stages,
 //! semantics §4.7–4.9): `deploy` with its strategies, `createServerGroup`,
 //! `cloneServerGroup`, `resizeServerGroup`, `disableServerGroup`, `enableServerGroup`,
-//! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags`.
+//! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags` — and
+//! the network stages `upsertSecurityGroup`, `deleteSecurityGroup`, `upsertLoadBalancer`
+//! and `deleteLoadBalancer` (`operations/network.rs`).
 //!
 //! Every poll first reads the stage context into a checked request (a bad one fails the
 //! stage before any cloud call), then either acts or checks whether the cloud has reached
@@ -36,7 +38,7 @@ const PAUSED_BACKOFF_SECONDS: u64 = 10;
 const MAX_RECORD_RETRIES: usize = 5;
 
 /// The stage types this worker runs.
-pub const STAGE_TYPES: [&str; 10] = [
+pub const STAGE_TYPES: [&str; 14] = [
     "deploy",
     "cloneServerGroup",
     "rollbackServerGroup",
@@ -47,6 +49,10 @@ pub const STAGE_TYPES: [&str; 10] = [
     "destroyServerGroup",
     "findImage",
     "findImageFromTags",
+    "upsertSecurityGroup",
+    "deleteSecurityGroup",
+    "upsertLoadBalancer",
+    "deleteLoadBalancer",
 ];
 
 /// Configuration read once at cold start.

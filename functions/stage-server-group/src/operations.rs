@@ -1,5 +1,7 @@
 //! One poll of one server-group stage.
 
+mod network;
+
 use gennaker_cloud::capacity::Capacity;
 use gennaker_cloud::requests::{self, ImageRef, Location, RequestError, TargetSpec};
 use gennaker_cloud::server_group::{Image, ServerGroup, newest_first, select_image_source};
@@ -58,6 +60,10 @@ impl Poll<'_> {
             "destroyServerGroup" => self.on_target(Operation::Destroy).await,
             "findImage" => self.find_image().await,
             "findImageFromTags" => self.find_image_from_tags().await,
+            "upsertSecurityGroup" => self.upsert_security_group().await,
+            "deleteSecurityGroup" => self.delete_security_group().await,
+            "upsertLoadBalancer" => self.upsert_load_balancer().await,
+            "deleteLoadBalancer" => self.delete_load_balancer().await,
             other => Err(Stop::Failed(format!(
                 "the server-group worker does not run '{other}' stages"
             ))),

@@ -2,6 +2,8 @@
 //! groups into the crate's plain types, and make the calls the server-group operations
 //! need. Every mutating call is safe to repeat (a redelivered worker message runs it again).
 
+mod network;
+
 use std::collections::{BTreeMap, HashMap};
 
 use aws_config::SdkConfig;

@@ -12,6 +12,8 @@ pub mod cache;
 pub mod capacity;
 pub mod deploy;
 pub mod naming;
+pub mod network;
+pub mod network_views;
 pub mod requests;
 pub mod server_group;
 pub mod views;

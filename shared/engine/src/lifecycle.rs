@@ -244,6 +244,14 @@ fn forget_previous_run(stage: &mut StageExecution) {
                 context.remove("serverGroupName");
             }
         }
+        // A restarted load balancer upsert applies the stage again; a restarted deletion
+        // reads the load balancer's own target groups again.
+        "upsertLoadBalancer" => {
+            context.remove("acted");
+        }
+        "deleteLoadBalancer" => {
+            context.remove("targetGroupsToDelete");
+        }
         _ => {}
     }
 }

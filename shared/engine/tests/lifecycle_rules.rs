@@ -600,3 +600,39 @@ fn restarting_a_deploy_or_a_dynamic_operation_forgets_the_groups_it_chose() {
     }
     assert_eq!(context["target"], "ancestor_asg_dynamic");
 }
+
+#[test]
+fn restarting_a_load_balancer_stage_acts_again() {
+    let execution = started(vec![
+        stage(
+            "1",
+            &[],
+            json!({"type": "upsertLoadBalancer", "loadBalancerName": "shop-web"}),
+        ),
+        stage(
+            "2",
+            &[],
+            json!({"type": "deleteLoadBalancer", "loadBalancerName": "shop-web"}),
+        ),
+    ]);
+    let finish = |ref_id: &str, context: Value, now| Event::StageFinished {
+        stage_id: stage_id(ref_id),
+        attempt: 1,
+        status: Terminal,
+        context: context.as_object().cloned().unwrap(),
+        outputs: Default::default(),
+        now,
+    };
+    let (execution, _) = apply(execution, &finish("1", json!({"acted": true}), 20));
+    let (execution, _) = apply(execution, &restart("1", 30));
+    let context = &execution.stage_by_ref_id("1").unwrap().context;
+    assert!(context.get("acted").is_none());
+    let (execution, _) = apply(
+        execution,
+        &finish("2", json!({"targetGroupsToDelete": ["shop-web-tg"]}), 40),
+    );
+    let (execution, _) = apply(execution, &restart("2", 50));
+    let context = &execution.stage_by_ref_id("2").unwrap().context;
+    assert!(context.get("targetGroupsToDelete").is_none());
+    assert_eq!(context["loadBalancerName"], "shop-web");
+}

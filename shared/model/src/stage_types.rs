@@ -104,6 +104,26 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         task_name: "findImageFromTags",
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",
     },
+    StageType {
+        key: "upsertSecurityGroup",
+        task_name: "upsertSecurityGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.securitygroup.UpsertSecurityGroupTask",
+    },
+    StageType {
+        key: "deleteSecurityGroup",
+        task_name: "deleteSecurityGroup",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.securitygroup.DeleteSecurityGroupTask",
+    },
+    StageType {
+        key: "upsertLoadBalancer",
+        task_name: "upsertLoadBalancer",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.loadbalancer.UpsertLoadBalancerTask",
+    },
+    StageType {
+        key: "deleteLoadBalancer",
+        task_name: "deleteLoadBalancer",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.loadbalancer.DeleteLoadBalancerTask",
+    },
 ];
 
 pub fn stage_type(key: &str) -> Option<&'static StageType> {

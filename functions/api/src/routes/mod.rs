@@ -10,6 +10,7 @@ pub mod gate_tasks;
 pub mod infrastructure;
 pub mod launches;
 pub mod lifecycle;
+pub mod network;
 pub mod notifications;
 pub mod openapi;
 pub mod pipeline_admin;
