@@ -13,7 +13,7 @@ use gennaker_cloud::deploy::{
     self, Deployment, Strategy, groups_beyond, instances_out_of_service, rolling_capacity,
 };
 use gennaker_cloud::server_group::{Instance, ServerGroup, newest_first};
-use gennaker_cloud::{RegionClients, ServerGroupSpec, next_sequence};
+use gennaker_cloud::{RegionClients, next_sequence};
 use gennaker_model::json::now_millis;
 use gennaker_worker::Answer;
 use serde::{Deserialize, Serialize};
@@ -420,31 +420,16 @@ impl Run<'_> {
     }
 
     async fn create(&self) -> Step<()> {
-        let request = &self.deployment.request;
-        let mut tags = request.tags.clone();
-        tags.insert("spinnaker:application".into(), request.cluster.app.clone());
-        if let Some(stack) = &request.cluster.stack {
-            tags.insert("spinnaker:stack".into(), stack.clone());
-        }
-        if let Some(detail) = &request.cluster.detail {
-            tags.insert("spinnaker:details".into(), detail.clone());
-        }
-        let mut launch = request.launch.clone();
-        launch.image_id = self.planned.image_id.clone();
         let capacity = match self.strategy() {
             // A rolling red/black starts empty and grows step by step.
             Strategy::RollingRedBlack => rolling_capacity(self.planned.capacity, 0),
             _ => self.planned.capacity,
         };
-        let spec = ServerGroupSpec {
-            name: self.planned.server_group_name.clone(),
+        let spec = self.deployment.request.spec(
+            &self.planned.server_group_name,
+            &self.planned.image_id,
             capacity,
-            launch,
-            zones: request.zones.clone(),
-            subnet_ids: request.subnet_ids.clone(),
-            target_group_names: request.target_groups.clone(),
-            tags,
-        };
+        );
         self.clients.create_server_group(&spec).await?;
         Ok(())
     }

@@ -6,7 +6,7 @@ use gennaker_cloud::capacity::Capacity;
 use gennaker_cloud::requests::{self, ImageRef, Location, RequestError, TargetSpec};
 use gennaker_cloud::server_group::{Image, ServerGroup, newest_first, select_image_source};
 use gennaker_cloud::views::build_info;
-use gennaker_cloud::{CloudError, RegionClients, ServerGroupSpec, next_sequence};
+use gennaker_cloud::{CloudError, RegionClients, next_sequence};
 use gennaker_model::ExecutionStatus;
 use gennaker_store::LoadedStage;
 use gennaker_worker::{Answer, StageInput, WorkerError};
@@ -172,25 +172,7 @@ impl Poll<'_> {
             ("serverGroupName".to_string(), json!(name)),
         ]);
         if self.input.previous_context().get("created") != Some(&json!(true)) {
-            let mut tags = request.tags.clone();
-            tags.insert("spinnaker:application".into(), request.cluster.app.clone());
-            if let Some(stack) = &request.cluster.stack {
-                tags.insert("spinnaker:stack".into(), stack.clone());
-            }
-            if let Some(detail) = &request.cluster.detail {
-                tags.insert("spinnaker:details".into(), detail.clone());
-            }
-            let mut launch = request.launch.clone();
-            launch.image_id = image.image_id.clone();
-            let spec = ServerGroupSpec {
-                name: name.clone(),
-                capacity: request.capacity,
-                launch,
-                zones: request.zones.clone(),
-                subnet_ids: request.subnet_ids.clone(),
-                target_group_names: request.target_groups.clone(),
-                tags,
-            };
+            let spec = request.spec(&name, &image.image_id, request.capacity);
             clients.create_server_group(&spec).await?;
             let mut context = done;
             context.insert("created".into(), json!(true));

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::requests::RequestError;
+use crate::requests::{RequestError, invalid, text};
 use crate::server_group::Image;
 
 /// The tag a builder's user data sets on its own instance when the install has ended.
@@ -214,21 +214,6 @@ pub struct BakeRequest {
     pub rebake: bool,
     pub user: Option<String>,
     pub extended_attributes: BTreeMap<String, String>,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> RequestError {
-    RequestError {
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
-fn text<'a>(context: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    context
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 /// `true`, or the text "true" (a parameter expression evaluates to text).

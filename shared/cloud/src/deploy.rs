@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::capacity::Capacity;
-use crate::requests::{self, CreateRequest, RequestError};
+use crate::requests::{self, CreateRequest, RequestError, invalid};
 use crate::server_group::{ServerGroup, newest_first};
 
 /// How the new group replaces the cluster's older ones.
@@ -127,13 +127,6 @@ pub fn deployments(context: &Map<String, Value>) -> Result<Vec<Deployment>, Requ
         }
     }
     Ok(deployments)
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> RequestError {
-    RequestError {
-        field: field.to_string(),
-        message: message.into(),
-    }
 }
 
 fn prefixed(prefix: &str, error: RequestError) -> RequestError {

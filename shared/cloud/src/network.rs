@@ -12,7 +12,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::naming::{ClusterName, Moniker};
-use crate::requests::{Location, RequestError, single_location};
+use crate::requests::{Location, RequestError, invalid, single_location, strings, text};
 
 /// ELBv2 load balancer and target group names: 1 to 32 letters, digits and hyphens, not
 /// starting or ending with a hyphen.
@@ -20,40 +20,6 @@ static ELB_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$").unwrap());
 /// Longest security group name EC2 accepts.
 const SECURITY_GROUP_NAME_LIMIT: usize = 255;
-
-fn invalid(field: &str, message: impl Into<String>) -> RequestError {
-    RequestError {
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
-fn text<'a>(context: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    context
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn strings(context: &Map<String, Value>, key: &str) -> Vec<String> {
-    match context.get(key) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Some(Value::String(csv)) => csv
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        _ => vec![],
-    }
-}
 
 /// A whole number given as a number or a numeric string.
 fn int(value: Option<&Value>, field: &str) -> Result<Option<i32>, RequestError> {

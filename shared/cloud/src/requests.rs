@@ -17,14 +17,14 @@ pub struct RequestError {
     pub message: String,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> RequestError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> RequestError {
     RequestError {
         field: field.to_string(),
         message: message.into(),
     }
 }
 
-fn text<'a>(context: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(context: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     context
         .get(key)
         .and_then(Value::as_str)
@@ -32,7 +32,7 @@ fn text<'a>(context: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn strings(context: &Map<String, Value>, key: &str) -> Vec<String> {
+pub(crate) fn strings(context: &Map<String, Value>, key: &str) -> Vec<String> {
     match context.get(key) {
         Some(Value::Array(items)) => items
             .iter()
@@ -274,6 +274,37 @@ pub struct CreateRequest {
     /// `interestingHealthProviderNames`: the health reports that decide "up" (all when
     /// empty).
     pub health_providers: Vec<String>,
+}
+
+impl CreateRequest {
+    /// What to create for this request: group `name` launching `image_id` at `capacity`,
+    /// tagged with its Frigga parts as Spinnaker tags them.
+    pub fn spec(
+        &self,
+        name: &str,
+        image_id: &str,
+        capacity: Capacity,
+    ) -> crate::aws::ServerGroupSpec {
+        let mut tags = self.tags.clone();
+        tags.insert("spinnaker:application".into(), self.cluster.app.clone());
+        if let Some(stack) = &self.cluster.stack {
+            tags.insert("spinnaker:stack".into(), stack.clone());
+        }
+        if let Some(detail) = &self.cluster.detail {
+            tags.insert("spinnaker:details".into(), detail.clone());
+        }
+        let mut launch = self.launch.clone();
+        launch.image_id = image_id.to_string();
+        crate::aws::ServerGroupSpec {
+            name: name.to_string(),
+            capacity,
+            launch,
+            zones: self.zones.clone(),
+            subnet_ids: self.subnet_ids.clone(),
+            target_group_names: self.target_groups.clone(),
+            tags,
+        }
+    }
 }
 
 pub fn create(context: &Map<String, Value>) -> Result<CreateRequest, RequestError> {
