@@ -158,9 +158,16 @@ impl Poll<'_> {
                 names.push(json!(planned.server_group_name));
             }
         }
-        let states: Vec<Progress> = progress
-            .values()
-            .filter_map(|value| serde_json::from_value(value.clone()).ok())
+        // Each planned deployment with its progress, matched by key.
+        let states: Vec<(&Planned, Progress)> = plan
+            .iter()
+            .map(|planned| {
+                let state = progress
+                    .get(&planned.key)
+                    .and_then(|value| serde_json::from_value(value.clone()).ok())
+                    .unwrap_or_default();
+                (planned, state)
+            })
             .collect();
         let mut context = Map::from_iter([
             ("deploy.server.groups".to_string(), Value::Object(groups)),
@@ -170,12 +177,11 @@ impl Poll<'_> {
             ),
             ("deployments".to_string(), Value::Object(progress)),
         ]);
-        if !states.iter().all(|state| state.phase.is_over()) {
+        if !states.iter().all(|(_, state)| state.phase.is_over()) {
             return self.running(context);
         }
-        let failures: Vec<String> = plan
+        let failures: Vec<String> = states
             .iter()
-            .zip(&states)
             .filter(|(_, state)| state.phase == Phase::Failed)
             .map(|(planned, state)| {
                 format!(
