@@ -41,6 +41,9 @@ pub(crate) struct Planned {
     older_groups: Vec<String>,
     /// Those of them that were enabled then (what a rollback re-enables).
     enabled_before: Vec<String>,
+    /// Their capacity then (what a rollback restores if a scale-down already ran).
+    #[serde(default)]
+    capacity_before: std::collections::BTreeMap<String, Capacity>,
 }
 
 /// Where one deployment is.
@@ -249,6 +252,10 @@ impl Poll<'_> {
                 image_id: image.image_id,
                 older_groups: newest.iter().map(|group| group.name.clone()).collect(),
                 enabled_before: enabled.iter().map(|group| group.name.clone()).collect(),
+                capacity_before: enabled
+                    .iter()
+                    .map(|group| (group.name.clone(), group.capacity))
+                    .collect(),
             });
         }
         let entries = Map::from_iter([("deployPlan".to_string(), json!(plan))]);
@@ -613,6 +620,11 @@ impl Run<'_> {
             }
             if old.is_disabled() {
                 self.clients.enable(&old).await?;
+            }
+            if let Some(before) = self.planned.capacity_before.get(&old.name)
+                && old.capacity.desired < before.desired
+            {
+                self.clients.resize(&old.name, *before).await?;
             }
             // A rolling step may have taken some of its instances out of service.
             if let Some(old) = self.clients.server_group(&old.name).await? {
