@@ -383,8 +383,11 @@ impl RegionClients {
         Ok(images)
     }
 
-    /// One EC2 instance, `None` when it does not exist.
-    pub async fn instance(&self, instance_id: &str) -> Result<Option<InstanceDetails>, CloudError> {
+    /// EC2's description of one instance, `None` when EC2 does not know it.
+    pub(crate) async fn describe_instance(
+        &self,
+        instance_id: &str,
+    ) -> Result<Option<ec2::Instance>, CloudError> {
         let found = match self
             .ec2
             .describe_instances()
@@ -402,11 +405,17 @@ impl RegionClients {
             }
             Err(error) => return Err(aws_error("DescribeInstances")(error)),
         };
-        let instance = found
+        Ok(found
             .reservations()
             .iter()
-            .flat_map(|r| r.instances())
-            .next();
+            .flat_map(|reservation| reservation.instances())
+            .next()
+            .cloned())
+    }
+
+    /// One EC2 instance, `None` when it does not exist.
+    pub async fn instance(&self, instance_id: &str) -> Result<Option<InstanceDetails>, CloudError> {
+        let instance = self.describe_instance(instance_id).await?;
         Ok(instance.map(|instance| {
             let tags: BTreeMap<String, String> = instance
                 .tags()

@@ -183,29 +183,11 @@ impl RegionClients {
 
     /// One builder, `None` when EC2 no longer knows the instance.
     pub async fn builder(&self, instance_id: &str) -> Result<Option<Builder>, CloudError> {
-        let found = match self
-            .ec2
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-        {
-            Ok(found) => found,
-            Err(error)
-                if error
-                    .code()
-                    .is_some_and(|c| c.starts_with("InvalidInstanceID")) =>
-            {
-                return Ok(None);
-            }
-            Err(error) => return Err(aws_error("DescribeInstances")(error)),
-        };
-        Ok(found
-            .reservations()
-            .iter()
-            .flat_map(|reservation| reservation.instances())
-            .map(builder_of)
-            .next())
+        Ok(self
+            .describe_instance(instance_id)
+            .await?
+            .as_ref()
+            .map(builder_of))
     }
 
     /// Launches one builder; its instance id.
