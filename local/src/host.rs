@@ -8,20 +8,22 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_api::{ApiConfig, AppState};
 use gennaker_config_sync::{ConfigSync, ConfigSyncConfig};
+use gennaker_env::FunctionEnv;
 use gennaker_notifier::{Notifier, NotifierConfig};
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
-use gennaker_runtime::env::FunctionEnv;
 use gennaker_runtime::scheduler::Scheduler;
-use gennaker_stage_bake::{BakeConfig, BakeWorker};
-use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
-use gennaker_stage_manual_judgment::{ManualJudgmentConfig, ManualJudgmentWorker};
-use gennaker_stage_preconditions::{PreconditionsConfig, PreconditionsWorker};
-use gennaker_stage_script::{ScriptConfig, ScriptWorker};
-use gennaker_stage_server_group::{ServerGroupConfig, ServerGroupWorker};
-use gennaker_stage_webhook::{WebhookConfig, WebhookWorker};
+use gennaker_stage_bake::BakeWorker;
+use gennaker_stage_jenkins::JenkinsWorker;
+use gennaker_stage_manual_judgment::ManualJudgmentWorker;
+use gennaker_stage_preconditions::PreconditionsWorker;
+use gennaker_stage_script::ScriptWorker;
+use gennaker_stage_server_group::ServerGroupWorker;
+use gennaker_stage_webhook::WebhookWorker;
 use gennaker_triggers::{JenkinsPoller, JenkinsPollerConfig, PipelineTriggers, TriggersConfig};
+use gennaker_worker::StageWorker;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -228,87 +230,65 @@ fn batch_handler(
     if function.sqs_event_sources.is_empty() {
         return Ok(None);
     }
-    let handler: BatchHandler = match function.logical_id.as_str() {
-        "OrchestratorFunction" => {
-            let orchestrator = orchestrator(sdk, env, options)?;
-            Arc::new(move |event| {
-                let orchestrator = orchestrator.clone();
-                Box::pin(async move { orchestrator.handle_batch(event).await })
-            })
-        }
+    let handler = match function.logical_id.as_str() {
+        "OrchestratorFunction" => hosted(orchestrator(sdk, env, options)?, |o, event| async move {
+            o.handle_batch(event).await
+        }),
         "OrchestrationDeadLetterFunction" => {
-            let orchestrator = orchestrator(sdk, env, options)?;
-            Arc::new(move |event| {
-                let orchestrator = orchestrator.clone();
-                Box::pin(async move { orchestrator.handle_dead_letters(event).await })
+            hosted(orchestrator(sdk, env, options)?, |o, event| async move {
+                o.handle_dead_letters(event).await
             })
         }
-        "ManualJudgmentFunction" => {
-            let worker = ManualJudgmentWorker::new(sdk, ManualJudgmentConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "PipelineTriggersFunction" => {
-            let triggers = PipelineTriggers::new(sdk, TriggersConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let triggers = triggers.clone();
-                Box::pin(async move { triggers.handle_batch(event).await })
-            })
-        }
-        "WebhookFunction" => {
-            let worker = WebhookWorker::new(sdk, WebhookConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "JenkinsFunction" => {
-            let worker = JenkinsWorker::new(sdk, JenkinsConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "ScriptFunction" => {
-            let worker = ScriptWorker::new(sdk, ScriptConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "PreconditionsFunction" => {
-            let worker = PreconditionsWorker::new(sdk, PreconditionsConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "NotifierFunction" => {
-            let notifier = Notifier::new(sdk, NotifierConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let notifier = notifier.clone();
-                Box::pin(async move { notifier.handle_batch(event).await })
-            })
-        }
-        "ServerGroupFunction" => {
-            let worker = ServerGroupWorker::new(sdk, ServerGroupConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        "BakeFunction" => {
-            let worker = BakeWorker::new(sdk, BakeConfig::from_env(env)?);
-            Arc::new(move |event| {
-                let worker = worker.clone();
-                Box::pin(async move { worker.handle_batch(event).await })
-            })
-        }
-        other => bail!("local mode does not know how to host function {other}"),
+        "PipelineTriggersFunction" => hosted(
+            PipelineTriggers::new(sdk, TriggersConfig::from_env(env)?),
+            |triggers, event| async move { triggers.handle_batch(event).await },
+        ),
+        "NotifierFunction" => hosted(
+            Notifier::new(sdk, NotifierConfig::from_env(env)?),
+            |notifier, event| async move { notifier.handle_batch(event).await },
+        ),
+        other => match STAGE_WORKERS.iter().find(|(id, _)| *id == other) {
+            Some((_, host)) => host(sdk, env)?,
+            None => bail!("local mode does not know how to host function {other}"),
+        },
     };
     Ok(Some(handler))
+}
+
+/// The stage workers by their function's logical id in `template.yaml`.
+type HostWorker = fn(&SdkConfig, &FunctionEnv) -> anyhow::Result<BatchHandler>;
+const STAGE_WORKERS: [(&str, HostWorker); 7] = [
+    (
+        "ManualJudgmentFunction",
+        stage_worker::<ManualJudgmentWorker>,
+    ),
+    ("WebhookFunction", stage_worker::<WebhookWorker>),
+    ("JenkinsFunction", stage_worker::<JenkinsWorker>),
+    ("ScriptFunction", stage_worker::<ScriptWorker>),
+    ("PreconditionsFunction", stage_worker::<PreconditionsWorker>),
+    ("ServerGroupFunction", stage_worker::<ServerGroupWorker>),
+    ("BakeFunction", stage_worker::<BakeWorker>),
+];
+
+/// A stage worker served the way its Lambda serves it.
+fn stage_worker<W: StageWorker>(
+    sdk: &SdkConfig,
+    env: &FunctionEnv,
+) -> anyhow::Result<BatchHandler> {
+    let worker = W::from_env(sdk, env).map_err(|error| anyhow::anyhow!(error))?;
+    Ok(hosted(Arc::new(worker), |worker, event| async move {
+        gennaker_worker::serve(&*worker, event).await
+    }))
+}
+
+/// `target`'s batch handler, as Lambda's SQS event source mapping would invoke it.
+fn hosted<T, F, Fut>(target: T, handle: F) -> BatchHandler
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(T, SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = SqsBatchResponse> + Send + 'static,
+{
+    Arc::new(move |event| Box::pin(handle(target.clone(), event)))
 }
 
 /// One run of a scheduled function.

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
 use gennaker_config_sync::{ConfigSync, ConfigSyncConfig};
+use gennaker_env::FunctionEnv;
 use gennaker_model::schedules::schedule_name;
-use gennaker_runtime::env::FunctionEnv;
 use serde_json::{Value, json};
 use support::{TestApp, eventually};
 

@@ -11,16 +11,17 @@ mod support;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus as MachineStatus;
+use gennaker_env::FunctionEnv;
 use gennaker_local::emulator::{Emulator, project_root};
 use gennaker_local::template::{Template, deploy};
 use gennaker_model::json::now_millis;
 use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
 use gennaker_model::{Execution, ExecutionStatus, PipelineConfig, new_id};
 use gennaker_orchestrator::{
-    OrchestrationMessage, Orchestrator, OrchestratorConfig, OrchestratorError, StageResult,
+    OrchestrationMessage, Orchestrator, OrchestratorConfig, OrchestratorError,
 };
+use gennaker_protocol::Answer;
 use gennaker_runtime::aws::sdk_config;
-use gennaker_runtime::env::FunctionEnv;
 use gennaker_runtime::step_functions::execution_arn;
 use gennaker_store::{Store, StoredExecution, Tables};
 use serde_json::{Map, Value, json};
@@ -273,7 +274,8 @@ impl Rig {
         let stored = self.load(execution_id).await;
         let (next, effects) = gennaker_engine::apply(
             stored.execution.clone(),
-            &message.engine_event(now_millis()).expect("an engine event"),
+            &gennaker_orchestrator::messages::engine_event(message, now_millis())
+                .expect("an engine event"),
         );
         assert!(
             !effects.is_empty(),
@@ -370,11 +372,11 @@ fn terminal_report(execution_id: &str, stage_id: &str, attempt: u32) -> Orchestr
         execution_id: execution_id.to_string(),
         stage_id: stage_id.to_string(),
         attempt,
-        result: StageResult {
-            status: ExecutionStatus::Terminal,
-            context: Map::new(),
-            outputs: json!({"leaked": true}).as_object().unwrap().clone(),
-        },
+        result: Answer::finished(
+            ExecutionStatus::Terminal,
+            Map::new(),
+            json!({"leaked": true}).as_object().unwrap().clone(),
+        ),
     }
 }
 

@@ -120,6 +120,16 @@ impl From<gennaker_runtime::step_functions::StepFunctionsError> for ApiError {
     }
 }
 
+impl From<gennaker_launch::LaunchError> for ApiError {
+    fn from(error: gennaker_launch::LaunchError) -> Self {
+        use gennaker_launch::LaunchError;
+        match error {
+            LaunchError::Store(error) => error.into(),
+            LaunchError::StepFunctions(error) => error.into(),
+        }
+    }
+}
+
 /// The reason DynamoDB gave, without the SDK's wrapping.
 fn validation_reason(message: &str) -> &str {
     message

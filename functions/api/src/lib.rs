@@ -9,7 +9,7 @@ mod routes;
 
 use axum::Router;
 use axum::routing::{get, patch, post, put};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{Store, Tables};
@@ -69,7 +69,8 @@ impl ApiConfig {
 pub struct AppState {
     pub(crate) store: Store,
     pub(crate) step_functions: StepFunctions,
-    pub(crate) pipeline_state_machine_arn: String,
+    /// Writes executions and starts their pipeline state machine.
+    pub(crate) launcher: gennaker_launch::Launcher,
     pub(crate) orchestration_queue: OrchestrationQueue,
     pub(crate) execution_ttl_seconds: i64,
     pub(crate) accounts: std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
@@ -93,15 +94,23 @@ impl AppState {
             sdk.clone(),
             gennaker_cloud::Accounts::from_entries(&accounts, &default_region(sdk)),
         );
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), tables);
+        let step_functions = StepFunctions::new(aws_sdk_sfn::Client::new(sdk));
+        let execution_ttl_seconds = config.execution_retention_days * 24 * 3600;
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
-            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
-            pipeline_state_machine_arn: config.pipeline_state_machine_arn,
+            launcher: gennaker_launch::Launcher::new(
+                store.clone(),
+                step_functions.clone(),
+                config.pipeline_state_machine_arn,
+                execution_ttl_seconds,
+            ),
+            store,
+            step_functions,
             orchestration_queue: OrchestrationQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.orchestration_queue_url,
             ),
-            execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
+            execution_ttl_seconds,
             accounts: std::sync::Arc::new(accounts),
             jenkins: routes::builds::jenkins(sdk, config.jenkins_masters.as_deref()),
             cloud,

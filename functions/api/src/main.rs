@@ -3,7 +3,7 @@
 #![recursion_limit = "256"]
 
 use gennaker_api::{ApiConfig, AppState, router};
-use gennaker_runtime::env::FunctionEnv;
+use gennaker_env::FunctionEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_model::schedules::desired_schedules;
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::scheduler::{Schedule, Scheduler, SchedulerError};
 use gennaker_store::{Store, StoreError, Tables, pipeline_config_id};
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 #![recursion_limit = "256"]
 
 use gennaker_config_sync::{ConfigSync, ConfigSyncConfig};
-use gennaker_runtime::env::FunctionEnv;
+use gennaker_env::FunctionEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

@@ -10,10 +10,10 @@ mod channels;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_notify::Outgoing;
 use gennaker_outbound::{Outbound, RulesConfigError, UrlRules};
 use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::Value;
 

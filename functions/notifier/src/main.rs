@@ -3,8 +3,8 @@
 
 #![recursion_limit = "256"]
 
+use gennaker_env::FunctionEnv;
 use gennaker_notifier::{Notifier, NotifierConfig};
-use gennaker_runtime::env::FunctionEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

@@ -5,8 +5,8 @@
 use gennaker_model::json::{bool_field, now_millis, str_field};
 use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
 use gennaker_model::{Execution, ExecutionStatus, StageExecution, new_id};
+use gennaker_protocol::{Answer, OrchestrationMessage};
 use gennaker_runtime::step_functions::TokenAnswer;
-use gennaker_store::StoreError;
 use serde_json::{Map, Value, json};
 
 use crate::{Orchestrator, OrchestratorError};
@@ -37,7 +37,7 @@ impl Orchestrator {
         });
         if !active {
             // Restarted, canceled or gone: this attempt is over.
-            return self.answer(token, json!({ "status": "CANCELED" })).await;
+            return self.answer(token, Answer::canceled()).await;
         }
         let parent = self
             .store
@@ -70,8 +70,11 @@ impl Orchestrator {
                 self.answer(token, child_result(&child, stage)).await
             }
             Ok(child) if !waits_for_completion(stage) => {
-                let context = json!({ "executionId": child.id, "executionName": child.name });
-                self.answer(token, json!({ "status": "SUCCEEDED", "context": context }))
+                let context = Map::from_iter([
+                    ("executionId".into(), json!(child.id)),
+                    ("executionName".into(), json!(child.name)),
+                ]);
+                self.answer(token, Answer::succeeded(context, Map::new()))
                     .await
             }
             Ok(_) => Ok(()),
@@ -110,10 +113,11 @@ impl Orchestrator {
         let Some(child_id) = str_field(&stage.context, "executionId") else {
             return Ok(());
         };
-        let message = json!({
-            "type": "CancelExecution", "executionId": child_id, "user": "parent pipeline",
-            "reason": "The parent pipeline was canceled",
-        });
+        let message = OrchestrationMessage::CancelExecution {
+            execution_id: child_id.to_string(),
+            user: "parent pipeline".into(),
+            reason: Some("The parent pipeline was canceled".into()),
+        };
         self.queue.send(child_id, &message).await?;
         Ok(())
     }
@@ -124,9 +128,8 @@ impl Orchestrator {
         stage: &StageExecution,
         child_id: &str,
     ) -> Result<Result<Execution, Refused>, OrchestratorError> {
-        if let Some(existing) = self.store.load_execution(child_id).await? {
-            self.start_pipeline_machine(&existing.execution).await?;
-            return Ok(Ok(existing.execution));
+        if let Some(existing) = self.launcher.relaunch_if_stored(child_id).await? {
+            return Ok(Ok(existing));
         }
         let application = str_field(&stage.context, "application").unwrap_or(&parent.application);
         let Some(config_id) = str_field(&stage.context, "pipeline") else {
@@ -161,27 +164,11 @@ impl Orchestrator {
             now_millis(),
             new_id,
         );
-        match self
-            .store
-            .create_execution(&child, self.execution_ttl_seconds)
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(other) => return Err(other.into()),
-        }
-        self.start_pipeline_machine(&child).await?;
+        self.launcher.launch(&child).await?;
         Ok(Ok(child))
     }
 
-    async fn start_pipeline_machine(&self, execution: &Execution) -> Result<(), OrchestratorError> {
-        let input = json!({ "executionId": execution.id, "application": execution.application });
-        self.step_functions
-            .start_execution(&self.pipeline_state_machine_arn, &execution.id, &input)
-            .await?;
-        Ok(())
-    }
-
-    async fn answer(&self, token: &str, output: Value) -> Result<(), OrchestratorError> {
+    async fn answer(&self, token: &str, output: Answer) -> Result<(), OrchestratorError> {
         if self
             .step_functions
             .send_task_success(token, &output)
@@ -234,14 +221,19 @@ fn waits_for_completion(stage: &StageExecution) -> bool {
     bool_field(&stage.context, "waitForCompletion").unwrap_or(true)
 }
 
-fn failure(reason: &str) -> Value {
-    json!({ "status": "TERMINAL", "context": { "exception": { "details": { "error": reason, "errors": [reason] } } } })
+fn failure(reason: &str) -> Answer {
+    let exception = json!({ "details": { "error": reason, "errors": [reason] } });
+    Answer::finished(
+        ExecutionStatus::Terminal,
+        Map::from_iter([("exception".into(), exception)]),
+        Map::new(),
+    )
 }
 
 /// Orca's `monitorPipeline`: SUCCEEDED → SUCCEEDED, CANCELED → CANCELED, any other end →
 /// TERMINAL with the child's stage errors; the child's outputs become the stage's outputs
 /// unless `skipDownstreamOutput`.
-fn child_result(child: &Execution, stage: &StageExecution) -> Value {
+fn child_result(child: &Execution, stage: &StageExecution) -> Answer {
     let status = match child.status {
         ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
         ExecutionStatus::Canceled => ExecutionStatus::Canceled,
@@ -272,5 +264,9 @@ fn child_result(child: &Execution, stage: &StageExecution) -> Value {
             outputs.extend(child_stage.outputs.clone());
         }
     }
-    json!({ "status": status, "context": context, "outputs": outputs })
+    let context = match context {
+        Value::Object(context) => context,
+        _ => Map::new(),
+    };
+    Answer::finished(status, context, outputs)
 }

@@ -4,7 +4,7 @@
 
 use gennaker_model::Execution;
 use gennaker_model::concurrency::{Admission, ConcurrencyLedger, slot_limit};
-use serde_json::json;
+use gennaker_protocol::OrchestrationMessage;
 
 use crate::{Orchestrator, OrchestratorError};
 
@@ -54,13 +54,20 @@ impl Orchestrator {
             .await?;
         for id in ledger.running.iter().filter(|id| **id != execution.id) {
             self.queue
-                .send(id, &json!({ "type": "WakeUp", "executionId": id }))
+                .send(
+                    id,
+                    &OrchestrationMessage::WakeUp {
+                        execution_id: id.clone(),
+                    },
+                )
                 .await?;
         }
         for id in &ledger.superseded {
-            let cancel = json!({
-                "type": "CancelExecution", "executionId": id, "user": "spinnaker", "reason": SUPERSEDED_REASON,
-            });
+            let cancel = OrchestrationMessage::CancelExecution {
+                execution_id: id.clone(),
+                user: "spinnaker".into(),
+                reason: Some(SUPERSEDED_REASON.into()),
+            };
             self.queue.send(id, &cancel).await?;
         }
         Ok(())

@@ -19,23 +19,23 @@ use std::collections::BTreeMap;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use gennaker_engine::{Effect, Event};
+use gennaker_env::{FunctionEnv, MissingVariable};
+use gennaker_launch::Launcher;
 use gennaker_model::concurrency::Admission;
 use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
 use gennaker_model::{Execution, ExecutionStatus};
+use gennaker_protocol::{CancelNotice, PipelineOutcome, WorkerMessage};
 use gennaker_runtime::batch::{GroupFailure, parse_body, process_groups_in_order};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::event_bus::EventBus;
 use gennaker_runtime::queue::OrchestrationQueue;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, execution_arn};
 use gennaker_runtime::worker_queues::{WorkerQueueError, WorkerQueues};
 use gennaker_store::{Store, StoreError, StoredExecution, Tables};
-use gennaker_worker::CancelNotice;
-use serde_json::json;
 use tracing::Instrument;
 
 pub use gennaker_engine::Effect as EngineEffect;
-pub use messages::{OrchestrationMessage, StageResult};
+pub use gennaker_protocol::OrchestrationMessage;
 pub use reconcile::{MAX_RERUNS, Reconciliation, rerun_after_millis};
 
 /// A test hook: answering true for an effect makes the orchestrator fail right before
@@ -58,6 +58,8 @@ pub enum OrchestratorError {
     Events(#[from] gennaker_runtime::event_bus::PublishError),
     #[error("{0}")]
     WorkerQueue(#[from] WorkerQueueError),
+    #[error("{0}")]
+    Launch(#[from] gennaker_launch::LaunchError),
     #[error("{0}")]
     BadMessage(String),
     #[error("injected fault before {0}")]
@@ -121,10 +123,9 @@ pub struct Orchestrator {
     store: Store,
     step_functions: StepFunctions,
     stage_state_machine_arn: String,
-    pipeline_state_machine_arn: String,
+    launcher: Launcher,
     queue: OrchestrationQueue,
     events: EventBus,
-    execution_ttl_seconds: i64,
     fault: Option<FaultHook>,
     window_zone: chrono_tz::Tz,
     cancel_queues: WorkerQueues,
@@ -138,17 +139,23 @@ impl Orchestrator {
             pipelines: config.pipelines_table,
             executions: config.executions_table,
         };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), tables);
+        let step_functions = StepFunctions::new(aws_sdk_sfn::Client::new(sdk));
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
-            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+            launcher: Launcher::new(
+                store.clone(),
+                step_functions.clone(),
+                config.pipeline_state_machine_arn,
+                config.execution_retention_days * 24 * 3600,
+            ),
+            store,
+            step_functions,
             stage_state_machine_arn: config.stage_state_machine_arn,
-            pipeline_state_machine_arn: config.pipeline_state_machine_arn,
             queue: OrchestrationQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.orchestration_queue_url,
             ),
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
-            execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
             fault: None,
             window_zone: config.execution_window_time_zone,
             cancel_queues: WorkerQueues::new(aws_sdk_sqs::Client::new(sdk), config.cancel_queues),
@@ -217,7 +224,7 @@ impl Orchestrator {
             let now = now_millis();
             let events: Vec<Event> = reports
                 .iter()
-                .filter_map(|report| report.engine_event(now))
+                .filter_map(|report| messages::engine_event(report, now))
                 .collect();
             self.apply_and_act(stored, &events).await
         })
@@ -254,7 +261,7 @@ impl Orchestrator {
                 .await?;
             stored.pipeline_task_token = Some(task_token.clone());
         }
-        let Some(event) = message.engine_event(now_millis()) else {
+        let Some(event) = messages::engine_event(message, now_millis()) else {
             return Ok(());
         };
         if let Event::RestartStage {
@@ -397,10 +404,7 @@ impl Orchestrator {
                         "{}-reopen",
                         stage_machine_name(&execution.id, &stage_id, attempt)
                     );
-                    let input = json!({ "executionId": execution.id, "application": execution.application });
-                    self.step_functions
-                        .start_execution(&self.pipeline_state_machine_arn, &name, &input)
-                        .await?;
+                    self.launcher.start_machine_named(execution, &name).await?;
                 }
                 Effect::CompleteExecution { status } => {
                     self.release(execution).await?;
@@ -436,7 +440,7 @@ impl Orchestrator {
             context: stage.context.clone(),
         };
         self.cancel_queues
-            .send(&stage.stage_type, &notice.to_message())
+            .send(&stage.stage_type, &WorkerMessage::Cancel { cancel: notice })
             .await?;
         Ok(())
     }
@@ -463,7 +467,10 @@ impl Orchestrator {
     ) -> Result<(), OrchestratorError> {
         match pipeline_task_token {
             Some(token) => {
-                let output = json!({ "status": status, "executionId": execution.id });
+                let output = PipelineOutcome {
+                    status,
+                    execution_id: execution.id.clone(),
+                };
                 self.step_functions
                     .send_task_success(token, &output)
                     .await?;

@@ -2,8 +2,8 @@
 
 #![recursion_limit = "256"]
 
+use gennaker_env::FunctionEnv;
 use gennaker_orchestrator::{Orchestrator, OrchestratorConfig};
-use gennaker_runtime::env::FunctionEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

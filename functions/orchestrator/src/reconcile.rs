@@ -10,13 +10,13 @@
 use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
 use gennaker_model::{Execution, ExecutionStatus, StageExecution};
+use gennaker_protocol::OrchestrationMessage;
 use gennaker_runtime::step_functions::{RunState, execution_arn};
-use serde_json::json;
 
 use crate::{Orchestrator, OrchestratorError, stage_input};
 
 /// The reconciler's grace period from `STAGE_RERUN_AFTER_SECONDS` (default five minutes).
-pub fn rerun_after_millis(env: &gennaker_runtime::env::FunctionEnv) -> i64 {
+pub fn rerun_after_millis(env: &gennaker_env::FunctionEnv) -> i64 {
     env.optional("STAGE_RERUN_AFTER_SECONDS")
         .and_then(|seconds| seconds.parse::<i64>().ok())
         .unwrap_or(300)
@@ -128,9 +128,11 @@ impl Orchestrator {
             MAX_RERUNS + 1
         );
         tracing::error!(execution_id = %execution.id, stage_id = %stage.id, %reason, "giving up on a stage");
-        let abort = json!({
-            "type": "Abort", "executionId": execution.id, "stageId": stage.id, "reason": reason,
-        });
+        let abort = OrchestrationMessage::Abort {
+            execution_id: execution.id.clone(),
+            stage_id: Some(stage.id.clone()),
+            reason,
+        };
         self.queue.send(&execution.id, &abort).await?;
         Ok(())
     }

@@ -1,12 +1,14 @@
-//! The input of a stage state machine execution (read by `statemachines/stage.asl.json` and
-//! by workers).
+//! The input the orchestrator gives a stage state machine run (the type is
+//! `gennaker_protocol::StageInput`): timeouts, wait times and execution windows read from the
+//! stage.
 
 use std::hash::{Hash, Hasher};
 
 use chrono_tz::Tz;
 use gennaker_model::execution_window::{ExecutionWindow, iso8601};
 use gennaker_model::{Execution, StageExecution};
-use serde_json::{Value, json};
+use gennaker_protocol::StageInput;
+use serde_json::Value;
 
 const DEPLOYMENT_DETAILS: &str = "deploymentDetails";
 
@@ -15,37 +17,38 @@ pub fn for_stage(
     stage: &StageExecution,
     window_zone: Tz,
     now: i64,
-) -> Value {
-    let mut input = json!({
-        "executionId": execution.id,
-        "application": execution.application,
-        "stageId": stage.id,
-        "refId": stage.ref_id,
-        "attempt": stage.attempt,
-        "type": stage.stage_type,
-        "name": stage.name,
-        "waitSeconds": wait_seconds(stage),
-        "timeoutSeconds": timeout_seconds(stage),
-        // Polling workers check the stage timeout against it on every poll.
-        "startTime": stage.start_time,
-        // A pipeline stage asks the orchestrator (on the same FIFO queue where the stage
-        // machine later reports) to start its child; the two messages need distinct ids.
-        "startChildDeduplicationId": format!("{}-start-child", stage.state_machine_execution_name(&execution.id)),
-        "context": stage.context,
-    });
-    // Deploy stages take their image from an upstream bake or find-image (§3.14).
+) -> StageInput {
+    let mut context = stage.context.clone();
+    // Deploy stages take their image from an upstream bake or find-image (Orca's
+    // `DeploymentDetailsAware`).
     if matches!(
         stage.stage_type.as_str(),
         "deploy" | "createServerGroup" | "cloneServerGroup"
-    ) && !stage.context.contains_key(DEPLOYMENT_DETAILS)
+    ) && !context.contains_key(DEPLOYMENT_DETAILS)
         && let Some(details) = execution.ancestor_output(stage, DEPLOYMENT_DETAILS)
     {
-        input["context"][DEPLOYMENT_DETAILS] = details.clone();
+        context.insert(DEPLOYMENT_DETAILS.into(), details.clone());
     }
-    if let Some(not_before) = window_start(execution, stage, window_zone, now) {
-        input["notBefore"] = json!(iso8601(not_before));
+    StageInput {
+        execution_id: execution.id.clone(),
+        application: execution.application.clone(),
+        stage_id: stage.id.clone(),
+        ref_id: stage.ref_id.clone(),
+        attempt: stage.attempt,
+        stage_type: stage.stage_type.clone(),
+        name: stage.name.clone(),
+        wait_seconds: wait_seconds(stage),
+        timeout_seconds: Some(timeout_seconds(stage)),
+        // Polling workers check the stage timeout against it on every poll.
+        start_time: stage.start_time,
+        start_child_deduplication_id: format!(
+            "{}-start-child",
+            stage.state_machine_execution_name(&execution.id)
+        ),
+        context,
+        not_before: window_start(execution, stage, window_zone, now).map(iso8601),
+        result: None,
     }
-    input
 }
 
 /// When a stage with an execution window may start, if that is later than now. The jitter's
@@ -107,6 +110,7 @@ mod tests {
     use super::*;
     use gennaker_model::ExecutionStatus;
     use serde_json::Map;
+    use serde_json::json;
 
     fn stage(context: Value) -> StageExecution {
         StageExecution {

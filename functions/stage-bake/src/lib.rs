@@ -17,19 +17,14 @@
 
 mod poll;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_cloud::bake::{BakeProgress, BaseImages, BaseImagesError};
 use gennaker_cloud::{Accounts, Cloud, CloudError};
-use gennaker_model::ExecutionStatus;
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{Store, Tables};
 use gennaker_worker::{
-    Answer, CancelNotice, Incoming, Liveness, Progress, TaskMessage, WorkerError, stage_span,
+    Answer, CancelNotice, LoadedStage, Progress, StageInput, StageWorker, Task, WorkerError,
 };
-use serde_json::Map;
-use tracing::Instrument;
 
 /// Seconds to wait before checking again while the execution is paused.
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
@@ -106,6 +101,56 @@ pub struct BakeWorker {
     bake_timeout_seconds: u64,
 }
 
+impl StageWorker for BakeWorker {
+    const NAME: &'static str = "bake";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, BakeConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn paused_backoff_seconds(&self) -> u64 {
+        PAUSED_BACKOFF_SECONDS
+    }
+
+    /// A bake past its timeout terminates its builders first.
+    async fn on_timeout(
+        &self,
+        input: &StageInput,
+        loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        poll::Poll {
+            worker: self,
+            input,
+            loaded: loaded.clone(),
+        }
+        .timed_out()
+        .await
+        .map(Some)
+    }
+
+    async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        poll::Poll {
+            worker: self,
+            input: &task.stage,
+            loaded,
+        }
+        .run()
+        .await
+        .map(Some)
+    }
+
+    async fn cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
+        self.handle_cancel(notice).await
+    }
+}
+
 impl BakeWorker {
     pub fn new(sdk: &aws_config::SdkConfig, config: BakeConfig) -> Self {
         let tables = Tables {
@@ -131,43 +176,6 @@ impl BakeWorker {
             poll_seconds: config.poll_seconds,
             bake_timeout_seconds: config.bake_timeout_seconds,
         }
-    }
-
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span = stage_span("bake", &task.stage.execution_id, &task.stage.stage_id);
-                    self.handle_task(task).instrument(span).await
-                }
-                Incoming::Cancel { cancel } => {
-                    let span = stage_span("bake-cancel", &cancel.execution_id, &cancel.stage_id);
-                    self.handle_cancel(cancel).instrument(span).await
-                }
-            }
-        })
-        .await
-    }
-
-    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let input = &task.stage;
-        let answer = match self.progress.liveness(input).await? {
-            // A canceled stage's builders are terminated by its cancel notice.
-            Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
-            Liveness::Paused(_) => {
-                Answer::running(PAUSED_BACKOFF_SECONDS, input.previous_context())
-            }
-            Liveness::Active(loaded) => {
-                poll::Poll {
-                    worker: self,
-                    input,
-                    loaded,
-                }
-                .run()
-                .await?
-            }
-        };
-        self.progress.answer(&task.task_token, &answer).await
     }
 
     /// Terminates the builders of a canceled bake.
@@ -217,7 +225,10 @@ impl BakeWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
     use gennaker_cloud::bake::bake_request;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::WorkerMessage;
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable,
     /// and its stage a bake the default base images can run.
@@ -226,7 +237,7 @@ mod tests {
         let path = format!("{}/../../events/bake-task.json", env!("CARGO_MANIFEST_DIR"));
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+        let WorkerMessage::Task(task) = parse_body(&event.records[0]).unwrap() else {
             panic!("not a task message");
         };
         assert_eq!(task.stage.stage_type, "bake");

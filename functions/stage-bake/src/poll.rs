@@ -4,51 +4,14 @@ use gennaker_cloud::bake::{
     self, BakeProgress, BakeRequest, BaseImageSource, PROGRESS_KEY, RegionBake, SIGNAL_FAILED,
     SIGNAL_SUCCEEDED, SIGNAL_TAG, progress_of, progress_value,
 };
-use gennaker_cloud::requests::RequestError;
-use gennaker_cloud::{Builder, BuilderSpec, CloudError, RegionClients};
+use gennaker_cloud::{Builder, BuilderSpec, RegionClients};
 use gennaker_model::ExecutionStatus;
 use gennaker_model::json::now_millis;
-use gennaker_store::{LoadedStage, StoreError};
-use gennaker_worker::{Answer, StageInput, WorkerError};
+use gennaker_store::LoadedStage;
+use gennaker_worker::{Answer, StageInput, Step, Stop, WorkerError};
 use serde_json::{Map, Value, json};
 
 use crate::BakeWorker;
-
-/// How often a record that lost a race is retried from a fresh read.
-const MAX_RECORD_RETRIES: usize = 5;
-
-/// Why a poll ends the stage TERMINAL (or that the stage is over).
-enum Stop {
-    Failed(String),
-    Over,
-    Worker(WorkerError),
-}
-
-impl From<RequestError> for Stop {
-    fn from(error: RequestError) -> Self {
-        Stop::Failed(error.to_string())
-    }
-}
-
-impl From<CloudError> for Stop {
-    fn from(error: CloudError) -> Self {
-        Stop::Failed(error.to_string())
-    }
-}
-
-impl From<WorkerError> for Stop {
-    fn from(error: WorkerError) -> Self {
-        Stop::Worker(error)
-    }
-}
-
-impl From<StoreError> for Stop {
-    fn from(error: StoreError) -> Self {
-        Stop::Worker(error.into())
-    }
-}
-
-type Step<T> = Result<T, Stop>;
 
 /// A region to bake in: its clients and the base image.
 struct Plan {
@@ -64,12 +27,15 @@ pub(crate) struct Poll<'a> {
 }
 
 impl Poll<'_> {
+    /// The bake ran past its timeout: its builders are terminated.
+    pub async fn timed_out(self) -> Result<Answer, WorkerError> {
+        let progress = self.progress();
+        self.terminate_builders(&progress).await?;
+        Ok(Answer::timed_out(self.context_with(&progress)))
+    }
+
     pub async fn run(self) -> Result<Answer, WorkerError> {
         let mut progress = self.progress();
-        if self.input.timed_out(now_millis()) {
-            self.terminate_builders(&progress).await?;
-            return Ok(Answer::timed_out(self.context_with(&progress)));
-        }
         let outcome = self.bake(&mut progress).await;
         let context = self.context_with(&progress);
         match outcome {
@@ -370,47 +336,35 @@ impl Poll<'_> {
     /// already (then that one is the answer); conditional on the version read, retried
     /// from a fresh read after a lost race.
     async fn record_builder(&self, region: &str, builder: &str) -> Step<String> {
-        let store = &self.worker.store;
         let attempt = self.input.attempt;
-        let mut loaded = self.loaded.clone();
-        for _ in 0..MAX_RECORD_RETRIES {
-            let mut stored = progress_of(&loaded.stage.context, attempt);
-            let entry = stored
-                .entry(region.to_string())
-                .or_insert_with(|| RegionBake {
-                    attempt,
-                    ..RegionBake::default()
-                });
-            if let Some(earlier) = &entry.builder_instance_id {
-                return Ok(earlier.clone());
-            }
-            entry.builder_instance_id = Some(builder.to_string());
-            let entries = Map::from_iter([(PROGRESS_KEY.to_string(), progress_value(&stored))]);
-            match store
-                .merge_stage_context(&self.input.execution_id, &loaded, &entries)
-                .await
-            {
-                Ok(_) => return Ok(builder.to_string()),
-                Err(StoreError::Conflict(_)) => {
-                    let fresh = store
-                        .load_stage(&self.input.execution_id, &self.input.stage_id)
-                        .await?;
-                    match fresh {
-                        Some(fresh)
-                            if fresh.stage.attempt == attempt
-                                && fresh.stage.status == ExecutionStatus::Running =>
-                        {
-                            loaded = fresh
-                        }
-                        _ => return Err(Stop::Over),
-                    }
+        let recorded = |context: &Map<String, Value>| {
+            progress_of(context, attempt)
+                .get(region)
+                .and_then(|bake| bake.builder_instance_id.clone())
+        };
+        let stored = self
+            .worker
+            .progress
+            .record_with(self.input, self.loaded.clone(), |context| {
+                if recorded(context).is_some() {
+                    return None;
                 }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(Stop::Worker(WorkerError::Contended(
-            self.input.stage_id.clone(),
-        )))
+                let mut stored = progress_of(context, attempt);
+                stored
+                    .entry(region.to_string())
+                    .or_insert_with(|| RegionBake {
+                        attempt,
+                        ..RegionBake::default()
+                    })
+                    .builder_instance_id = Some(builder.to_string());
+                Some(Map::from_iter([(
+                    PROGRESS_KEY.to_string(),
+                    progress_value(&stored),
+                )]))
+            })
+            .await?
+            .ok_or(Stop::Over)?;
+        Ok(recorded(&stored.stage.context).unwrap_or_else(|| builder.to_string()))
     }
 
     /// Terminates the builders of a bake that ends early; a failure is retried by SQS.

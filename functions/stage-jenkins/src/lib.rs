@@ -7,21 +7,17 @@
 //! context and outputs, and a `propertyFile` artifact becomes context and output keys. On a
 //! cancel notice it stops the build (or cancels its queue item).
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_jenkins::{Jenkins, JenkinsError, Master, Masters, MastersConfigError};
 use gennaker_model::ExecutionStatus;
-use gennaker_model::json::{bool_field, now_millis, str_field};
+use gennaker_model::json::{bool_field, str_field};
 use gennaker_outbound::{RulesConfigError, UrlRules};
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{LoadedStage, Store, Tables};
 use gennaker_worker::{
-    Answer, CancelNotice, Incoming, Liveness, Progress, StageInput, TaskMessage, WorkerError,
-    properties, stage_span,
+    Answer, CancelNotice, Progress, StageInput, StageWorker, Task, WorkerError, properties,
 };
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 /// Default seconds between two polls.
 pub const DEFAULT_POLL_SECONDS: u64 = 10;
@@ -86,6 +82,52 @@ struct Settings<'c> {
     context: &'c Map<String, Value>,
 }
 
+impl StageWorker for JenkinsWorker {
+    const NAME: &'static str = "jenkins";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, JenkinsConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn paused_backoff_seconds(&self) -> u64 {
+        self.poll_seconds
+    }
+
+    async fn on_timeout(
+        &self,
+        input: &StageInput,
+        loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok(Some(Answer::timed_out(recorded_progress(input, loaded))))
+    }
+
+    async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        self.poll(&task.stage, loaded).await.map(Some)
+    }
+
+    async fn cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
+        self.handle_cancel(notice).await
+    }
+}
+
+/// Progress: what this attempt recorded on the stage (a redelivered message finds the build
+/// it started), overlaid with the previous answer.
+fn recorded_progress(input: &StageInput, loaded: &LoadedStage) -> Map<String, Value> {
+    let mut progress: Map<String, Value> = PROGRESS_KEYS
+        .iter()
+        .filter_map(|key| Some((key.to_string(), loaded.stage.context.get(*key)?.clone())))
+        .collect();
+    progress.extend(input.previous_context());
+    progress
+}
+
 impl JenkinsWorker {
     pub fn new(sdk: &aws_config::SdkConfig, config: JenkinsConfig) -> Self {
         let tables = Tables {
@@ -105,44 +147,8 @@ impl JenkinsWorker {
         }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span =
-                        stage_span("jenkins", &task.stage.execution_id, &task.stage.stage_id);
-                    self.handle_task(task).instrument(span).await
-                }
-                Incoming::Cancel { cancel } => {
-                    let span = stage_span("jenkins-cancel", &cancel.execution_id, &cancel.stage_id);
-                    self.handle_cancel(cancel).instrument(span).await
-                }
-            }
-        })
-        .await
-    }
-
-    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let input = &task.stage;
-        let answer = match self.progress.liveness(input).await? {
-            Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
-            Liveness::Paused(_) => Answer::running(self.poll_seconds, input.previous_context()),
-            Liveness::Active(loaded) => self.step(input, loaded).await?,
-        };
-        self.progress.answer(&task.task_token, &answer).await
-    }
-
-    async fn step(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
-        // Progress: what this attempt recorded on the stage (a redelivered message finds the
-        // build it started), overlaid with the previous answer.
-        let mut progress: Map<String, Value> = PROGRESS_KEYS
-            .iter()
-            .filter_map(|key| Some((key.to_string(), loaded.stage.context.get(*key)?.clone())))
-            .collect();
-        progress.extend(input.previous_context());
-        if input.timed_out(now_millis()) {
-            return Ok(Answer::timed_out(progress));
-        }
+    async fn poll(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
+        let progress = recorded_progress(input, &loaded);
         let settings = match self.settings(&input.context) {
             Ok(settings) => settings,
             Err(error) => return Ok(Answer::terminal(error, progress)),
@@ -483,6 +489,9 @@ fn number_of(value: Option<&Value>) -> Option<u64> {
 #[cfg(test)]
 mod sample_events {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::WorkerMessage;
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
     #[test]
@@ -493,7 +502,7 @@ mod sample_events {
         );
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+        let WorkerMessage::Task(task) = parse_body(&event.records[0]).unwrap() else {
             panic!("not a task message");
         };
         assert_eq!(task.stage.stage_type, "jenkins");

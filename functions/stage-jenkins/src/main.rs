@@ -1,20 +1,8 @@
-//! Lambda wiring only: the Jenkins stage worker consumes its task queue.
+//! Lambda wiring only: the Jenkins stage worker serves its task queue.
 
 #![recursion_limit = "256"]
 
-use gennaker_runtime::env::FunctionEnv;
-use gennaker_stage_jenkins::{JenkinsConfig, JenkinsWorker};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    gennaker_runtime::logging::init(true);
-    let config = JenkinsConfig::from_env(&FunctionEnv::from_process())?;
-    let sdk = gennaker_runtime::aws::sdk_config(None).await;
-    let worker = JenkinsWorker::new(&sdk, config);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
-        let worker = worker.clone();
-        async move { Ok::<_, Error>(worker.handle_batch(event.payload).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    gennaker_worker::run_on_lambda::<gennaker_stage_jenkins::JenkinsWorker>().await
 }

@@ -3,40 +3,12 @@
 //! If the judgment arrived first, the worker answers at once. Both sides write to the same
 //! item and read back the other's field, so whichever comes second answers the token.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_model::judgment::Judgment;
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
-use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};
-use gennaker_store::{Store, StoreError, Tables};
-use serde::Deserialize;
-use serde_json::json;
-
-/// The message `statemachines/stage.asl.json` sends to the worker queue.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskMessage {
-    pub task_token: String,
-    pub stage: StageRef,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StageRef {
-    pub execution_id: String,
-    pub stage_id: String,
-    pub attempt: u32,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    StepFunctions(#[from] StepFunctionsError),
-    #[error("{0}")]
-    BadMessage(String),
-}
+use gennaker_runtime::step_functions::StepFunctions;
+use gennaker_store::{Store, Tables};
+use gennaker_worker::{Answer, LoadedStage, Progress, StageInput, StageWorker, Task, WorkerError};
+use serde_json::Map;
 
 #[derive(Debug, Clone)]
 pub struct ManualJudgmentConfig {
@@ -51,10 +23,10 @@ impl ManualJudgmentConfig {
     }
 }
 
-#[derive(Clone)]
 pub struct ManualJudgmentWorker {
     store: Store,
-    step_functions: StepFunctions,
+    /// Answers tokens; without a store, so the loop does not read the stage a second time.
+    progress: Progress,
 }
 
 impl ManualJudgmentWorker {
@@ -67,45 +39,69 @@ impl ManualJudgmentWorker {
         };
         Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
-            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+            progress: Progress::new(None, StepFunctions::new(aws_sdk_sfn::Client::new(sdk))),
         }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            let task: TaskMessage = parse_body(&message).map_err(WorkerError::BadMessage)?;
-            self.handle(task).await
-        })
-        .await
-    }
-
-    pub async fn handle(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let StageRef {
+    /// Parks the token; answers at once when the judgment came first.
+    async fn park(&self, task: &Task) -> Result<Option<Answer>, WorkerError> {
+        let StageInput {
             execution_id,
             stage_id,
             attempt,
+            ..
         } = &task.stage;
         let parked = self
             .store
-            .park_stage_task_token(execution_id, stage_id, *attempt, &task.task_token)
+            .park_stage_task_token(execution_id, stage_id, *attempt, &task.token)
             .await?;
-        let answer = match parked {
+        Ok(match parked {
             // The stage was restarted or removed: this attempt is over.
-            None => Some(json!({ "status": "CANCELED" })),
-            Some(stage) => Judgment::from_context(&stage.context).map(Judgment::worker_answer),
-        };
-        if let Some(answer) = answer {
-            self.step_functions
-                .send_task_success(&task.task_token, &answer)
-                .await?;
-        }
-        Ok(())
+            None => Some(Answer::canceled()),
+            Some(stage) => Judgment::from_context(&stage.context)
+                .map(|judgment| Answer::finished(judgment.stage_status(), Map::new(), Map::new())),
+        })
+    }
+}
+
+impl StageWorker for ManualJudgmentWorker {
+    const NAME: &'static str = "manual-judgment";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, ManualJudgmentConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Never asked: a judgment waits on one task token for the whole stage.
+    fn paused_backoff_seconds(&self) -> u64 {
+        10
+    }
+
+    /// The stage machine times the judgment out (`TimeoutSecondsPath`).
+    async fn on_timeout(
+        &self,
+        _input: &StageInput,
+        _loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok(None)
+    }
+
+    async fn step(&self, task: &Task, _loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        self.park(task).await
     }
 }
 
 #[cfg(test)]
 mod sample_events {
-    use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::TaskMessage;
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
     #[test]

@@ -15,19 +15,16 @@
 //! Orca runs one synthetic child stage per precondition; Gennaker has no synthetic stages,
 //! so the results are reported on the stage itself.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_expressions::{EvaluationContext, evaluate_condition};
 use gennaker_model::json::{bool_field, str_field};
 use gennaker_model::{Execution, ExecutionStatus};
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{Store, Tables};
 use gennaker_worker::{
-    Answer, Incoming, Progress, TaskMessage, WorkerError, exception, stage_span,
+    Answer, LoadedStage, Progress, StageInput, StageWorker, Task, WorkerError, exception,
 };
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 /// Seconds to wait before checking again while the execution is paused.
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
@@ -52,6 +49,38 @@ pub struct PreconditionsWorker {
     progress: Progress,
 }
 
+impl StageWorker for PreconditionsWorker {
+    const NAME: &'static str = "preconditions";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, PreconditionsConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn paused_backoff_seconds(&self) -> u64 {
+        PAUSED_BACKOFF_SECONDS
+    }
+
+    /// Preconditions are checked in one go; only the stage machine times them out.
+    async fn on_timeout(
+        &self,
+        _input: &StageInput,
+        _loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok(None)
+    }
+
+    async fn step(&self, task: &Task, _loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        self.check_stored(&task.stage).await.map(Some)
+    }
+}
+
 impl PreconditionsWorker {
     pub fn new(sdk: &aws_config::SdkConfig, config: PreconditionsConfig) -> Self {
         let tables = Tables {
@@ -67,25 +96,9 @@ impl PreconditionsWorker {
         }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span = stage_span(
-                        "preconditions",
-                        &task.stage.execution_id,
-                        &task.stage.stage_id,
-                    );
-                    self.handle_task(task).instrument(span).await
-                }
-                Incoming::Cancel { .. } => Ok(()),
-            }
-        })
-        .await
-    }
-
-    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let input = &task.stage;
+    /// Checks the preconditions against the execution as stored now (they see the outputs
+    /// of every stage before this one).
+    async fn check_stored(&self, input: &StageInput) -> Result<Answer, WorkerError> {
         let execution = self
             .store
             .load_execution(&input.execution_id)
@@ -102,9 +115,9 @@ impl PreconditionsWorker {
             (_, Some(ExecutionStatus::Paused)) => {
                 Answer::running(PAUSED_BACKOFF_SECONDS, Map::new())
             }
-            _ => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
+            _ => Answer::canceled(),
         };
-        self.progress.answer(&task.task_token, &answer).await
+        Ok(answer)
     }
 }
 
@@ -222,6 +235,9 @@ fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::WorkerMessage;
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
     #[test]
@@ -232,7 +248,7 @@ mod tests {
         );
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+        let WorkerMessage::Task(task) = parse_body(&event.records[0]).unwrap() else {
             panic!("not a task message");
         };
         assert_eq!(task.stage.stage_type, "checkPreconditions");

@@ -38,17 +38,14 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::FunctionEnv;
 use gennaker_model::ExecutionStatus;
 use gennaker_model::json::{now_millis, str_field};
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::FunctionEnv;
 use gennaker_runtime::step_functions::{StepFunctions, TokenAnswer};
 use gennaker_worker::{
-    Answer, Incoming, Progress, TaskMessage, WorkerError, properties, receive_count, stage_span,
+    Answer, LoadedStage, Progress, StageInput, StageWorker, Task, WorkerError, properties,
 };
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 pub use run::KEPT_LOG_BYTES;
 use run::{Ending, Job};
@@ -122,6 +119,40 @@ const CLAIM_MEMORY: Duration = Duration::from_secs(3600);
 /// `nobody`: who scripts run as when the worker runs as root.
 const UNPRIVILEGED: (u32, u32) = (65534, 65534);
 
+impl StageWorker for ScriptWorker {
+    const NAME: &'static str = "script";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, ScriptConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Never paused here: without a store the worker cannot tell, and a running script keeps
+    /// running through a pause, as in Orca.
+    fn paused_backoff_seconds(&self) -> u64 {
+        self.config.heartbeat_seconds
+    }
+
+    /// Checked after the redelivery checks, in [`ScriptWorker::run_once`].
+    async fn on_timeout(
+        &self,
+        _input: &StageInput,
+        _loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok(None)
+    }
+
+    async fn step(&self, task: &Task, _loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        self.run_once(task).await
+    }
+}
+
 impl ScriptWorker {
     pub fn new(sdk: &aws_config::SdkConfig, config: ScriptConfig) -> Self {
         keep_memory_from_children();
@@ -137,53 +168,31 @@ impl ScriptWorker {
         }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            let deliveries = receive_count(&message);
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span = stage_span("script", &task.stage.execution_id, &task.stage.stage_id);
-                    self.handle_task(task, deliveries).instrument(span).await
-                }
-                // The orchestrator sends no cancel notices for scripts; a running script
-                // learns of its cancel from a refused heartbeat.
-                Incoming::Cancel { .. } => Ok(()),
-            }
-        })
-        .await
-    }
-
-    /// `deliveries`: how often SQS delivered this message (its receive count).
-    pub async fn handle_task(&self, task: TaskMessage, deliveries: u32) -> Result<(), WorkerError> {
-        let input = &task.stage;
-        if deliveries > 1 {
-            if !self.progress.still_waiting(&task.task_token).await? {
+    /// Runs the script once: a redelivered message never runs it again (see the module
+    /// comment); `None` when there is nothing to answer.
+    async fn run_once(&self, task: &Task) -> Result<Option<Answer>, WorkerError> {
+        if task.receive_count > 1 {
+            if !self.progress.still_waiting(&task.token).await? {
                 tracing::info!("a redelivered script message whose answer was already given");
-                return Ok(());
+                return Ok(None);
             }
-            let answer = Answer::terminal(
+            return Ok(Some(Answer::terminal(
                 "The script worker stopped while this stage's script ran (its message was delivered again); a script is never run twice.",
                 Map::new(),
-            );
-            return self.progress.answer(&task.task_token, &answer).await;
+            )));
         }
-        if !self.claim(&task.task_token) {
+        if !self.claim(&task.token) {
             tracing::info!("a script message delivered twice to this worker; it runs once");
-            return Ok(());
+            return Ok(None);
         }
-        if input.timed_out(now_millis()) {
-            return self
-                .progress
-                .answer(&task.task_token, &Answer::timed_out(Map::new()))
-                .await;
+        if task.stage.timed_out(now_millis()) {
+            return Ok(Some(Answer::timed_out(Map::new())));
         }
-        match self.execute(&task).await? {
-            Some(answer) => self.progress.answer(&task.task_token, &answer).await,
-            None => {
-                tracing::info!("the stage was canceled; its script was stopped");
-                Ok(())
-            }
+        let answer = self.execute(task).await?;
+        if answer.is_none() {
+            tracing::info!("the stage was canceled; its script was stopped");
         }
+        Ok(answer)
     }
 
     /// `false` when this process already started the script of `token`.
@@ -194,7 +203,7 @@ impl ScriptWorker {
     }
 
     /// Runs the stage's script; `None` when the stage was canceled meanwhile.
-    async fn execute(&self, task: &TaskMessage) -> Result<Option<Answer>, WorkerError> {
+    async fn execute(&self, task: &Task) -> Result<Option<Answer>, WorkerError> {
         let input = &task.stage;
         let context = &input.context;
         let Some(command) = ["script", "command"]
@@ -240,7 +249,7 @@ impl ScriptWorker {
             ))
         })?;
         let step_functions = self.progress.step_functions().clone();
-        let token = task.task_token.clone();
+        let token = task.token.clone();
         let alive = move || {
             let step_functions = step_functions.clone();
             let token = token.clone();
@@ -403,6 +412,9 @@ fn keep_memory_from_children() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::{WorkerMessage, receive_count};
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
     #[test]
@@ -413,7 +425,7 @@ mod tests {
         );
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+        let WorkerMessage::Task(task) = parse_body(&event.records[0]).unwrap() else {
             panic!("not a task message");
         };
         assert_eq!(task.stage.stage_type, "script");

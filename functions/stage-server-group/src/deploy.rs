@@ -15,11 +15,11 @@ use gennaker_cloud::deploy::{
 use gennaker_cloud::server_group::{Instance, ServerGroup, newest_first};
 use gennaker_cloud::{RegionClients, next_sequence};
 use gennaker_model::json::now_millis;
-use gennaker_worker::Answer;
+use gennaker_worker::{Answer, Step, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::operations::{Poll, Step, Stop, cluster_groups, is_up_for, resolve_image};
+use crate::operations::{Poll, cluster_groups, is_up_for, resolve_image};
 
 /// How many phases one poll may move a deployment through when they need no waiting.
 const MAX_PHASES_PER_POLL: usize = 12;

@@ -20,22 +20,14 @@ mod deploy;
 mod operations;
 mod rollback;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_cloud::{Accounts, Cloud};
-use gennaker_model::ExecutionStatus;
-use gennaker_model::json::now_millis;
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
-use gennaker_store::{LoadedStage, Store, StoreError, Tables};
-use gennaker_worker::{Answer, Incoming, Liveness, Progress, TaskMessage, WorkerError, stage_span};
-use serde_json::{Map, Value};
-use tracing::Instrument;
+use gennaker_store::{Store, Tables};
+use gennaker_worker::{Answer, LoadedStage, Progress, StageInput, StageWorker, Task, WorkerError};
 
 /// Seconds to wait before checking again while the execution is paused.
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
-/// How often a record that lost a race is retried from a fresh read.
-const MAX_RECORD_RETRIES: usize = 5;
 
 /// The stage types this worker runs.
 pub const STAGE_TYPES: [&str; 14] = [
@@ -80,7 +72,6 @@ impl ServerGroupConfig {
 
 #[derive(Clone)]
 pub struct ServerGroupWorker {
-    store: Store,
     progress: Progress,
     cloud: Cloud,
     poll_seconds: u64,
@@ -101,94 +92,50 @@ impl ServerGroupWorker {
         let entries = gennaker_cloud::accounts::parse_entries(config.accounts.as_deref());
         Self {
             progress: Progress::new(
-                Some(store.clone()),
+                Some(store),
                 StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
             ),
-            store,
             cloud: Cloud::new(sdk.clone(), Accounts::from_entries(&entries, &region)),
             poll_seconds: config.poll_seconds,
         }
     }
+}
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span = stage_span(
-                        "server-group",
-                        &task.stage.execution_id,
-                        &task.stage.stage_id,
-                    );
-                    self.handle_task(task).instrument(span).await
-                }
-                // Nothing runs between polls, so a canceled stage has nothing to stop.
-                Incoming::Cancel { .. } => Ok(()),
-            }
-        })
-        .await
+impl StageWorker for ServerGroupWorker {
+    const NAME: &'static str = "server-group";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, ServerGroupConfig::from_env(env)?))
     }
 
-    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let answer = match self.progress.liveness(&task.stage).await? {
-            Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
-            Liveness::Paused(_) => Answer::running(PAUSED_BACKOFF_SECONDS, Map::new()),
-            // A deploy runs its own timeout: it may have a rollback to do first.
-            Liveness::Active(_)
-                if task.stage.stage_type != "deploy" && task.stage.timed_out(now_millis()) =>
-            {
-                Answer::timed_out(task.stage.previous_context())
-            }
-            Liveness::Active(loaded) => {
-                let poll = operations::Poll {
-                    worker: self,
-                    input: &task.stage,
-                    loaded,
-                };
-                poll.run().await?
-            }
-        };
-        self.progress.answer(&task.task_token, &answer).await
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 
-    /// Records `entries` on the stage unless `already` finds an earlier record in the
-    /// stored context; returns the stored context after the write (or the earlier one).
-    /// `Ok(None)`: the stage is no longer running at this attempt.
-    pub(crate) async fn record_once(
+    fn paused_backoff_seconds(&self) -> u64 {
+        PAUSED_BACKOFF_SECONDS
+    }
+
+    /// A deploy runs its own timeout: it may have a rollback to do first.
+    async fn on_timeout(
         &self,
-        execution_id: &str,
-        attempt: u32,
-        mut loaded: LoadedStage,
-        entries: &Map<String, Value>,
-        already: impl Fn(&Map<String, Value>) -> bool,
-    ) -> Result<Option<Map<String, Value>>, WorkerError> {
-        for _ in 0..MAX_RECORD_RETRIES {
-            if already(&loaded.stage.context) {
-                return Ok(Some(loaded.stage.context));
-            }
-            match self
-                .store
-                .merge_stage_context(execution_id, &loaded, entries)
-                .await
-            {
-                Ok(written) => return Ok(Some(written.stage.context)),
-                Err(StoreError::Conflict(_)) => {
-                    let fresh = self
-                        .store
-                        .load_stage(execution_id, &loaded.stage.id)
-                        .await?;
-                    match fresh {
-                        Some(fresh)
-                            if fresh.stage.attempt == attempt
-                                && fresh.stage.status == ExecutionStatus::Running =>
-                        {
-                            loaded = fresh
-                        }
-                        _ => return Ok(None),
-                    }
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(WorkerError::Contended(loaded.stage.id))
+        input: &StageInput,
+        _loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok((input.stage_type != "deploy").then(|| Answer::timed_out(input.previous_context())))
     }
+
+    async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        let poll = operations::Poll {
+            worker: self,
+            input: &task.stage,
+            loaded,
+        };
+        poll.run().await.map(Some)
+    }
+
+    // Nothing runs between polls, so a canceled stage has nothing to stop.
 }

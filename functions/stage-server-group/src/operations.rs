@@ -3,43 +3,16 @@
 mod network;
 
 use gennaker_cloud::capacity::Capacity;
-use gennaker_cloud::requests::{self, ImageRef, Location, RequestError, TargetSpec};
+use gennaker_cloud::requests::{self, ImageRef, Location, TargetSpec};
 use gennaker_cloud::server_group::{Image, ServerGroup, newest_first, select_image_source};
 use gennaker_cloud::views::build_info;
-use gennaker_cloud::{CloudError, RegionClients, next_sequence};
+use gennaker_cloud::{RegionClients, next_sequence};
 use gennaker_model::ExecutionStatus;
 use gennaker_store::LoadedStage;
-use gennaker_worker::{Answer, StageInput, WorkerError};
+use gennaker_worker::{Answer, StageInput, Step, Stop, WorkerError};
 use serde_json::{Map, Value, json};
 
 use crate::ServerGroupWorker;
-
-/// Why a poll ends the stage TERMINAL (or that the stage is over).
-pub(crate) enum Stop {
-    Failed(String),
-    Over,
-    Worker(WorkerError),
-}
-
-impl From<RequestError> for Stop {
-    fn from(error: RequestError) -> Self {
-        Stop::Failed(error.to_string())
-    }
-}
-
-impl From<CloudError> for Stop {
-    fn from(error: CloudError) -> Self {
-        Stop::Failed(error.to_string())
-    }
-}
-
-impl From<WorkerError> for Stop {
-    fn from(error: WorkerError) -> Self {
-        Stop::Worker(error)
-    }
-}
-
-pub(crate) type Step<T> = Result<T, Stop>;
 
 pub(crate) struct Poll<'a> {
     pub worker: &'a ServerGroupWorker,
@@ -104,16 +77,15 @@ impl Poll<'_> {
         key: &str,
         entries: Map<String, Value>,
     ) -> Step<Map<String, Value>> {
-        self.worker
-            .record_once(
-                &self.input.execution_id,
-                self.input.attempt,
-                self.loaded.clone(),
-                &entries,
-                |stored| stored.contains_key(key),
-            )
+        let stored = self
+            .worker
+            .progress
+            .record_with(self.input, self.loaded.clone(), |stored| {
+                (!stored.contains_key(key)).then(|| entries.clone())
+            })
             .await?
-            .ok_or(Stop::Over)
+            .ok_or(Stop::Over)?;
+        Ok(stored.stage.context)
     }
 
     // ------------------------------------------------------------------ create

@@ -3,10 +3,10 @@
 use gennaker_cloud::capacity::Capacity;
 use gennaker_cloud::requests;
 use gennaker_cloud::{RegionClients, ServerGroup};
-use gennaker_worker::Answer;
+use gennaker_worker::{Answer, Step, Stop};
 use serde_json::{Map, Value, json};
 
-use crate::operations::{Poll, Step, Stop, is_up};
+use crate::operations::{Poll, is_up};
 
 impl Poll<'_> {
     /// Puts the restore group back into service, at least as large as the group being

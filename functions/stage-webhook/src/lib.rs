@@ -5,20 +5,15 @@
 
 pub mod webhook;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_model::ExecutionStatus;
-use gennaker_model::json::now_millis;
 use gennaker_outbound::{Outbound, OutboundError, OutboundResponse, RulesConfigError, UrlRules};
-use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{LoadedStage, Store, Tables};
 use gennaker_worker::{
-    Answer, CancelNotice, Incoming, Liveness, Progress, StageInput, TaskMessage, WorkerError,
-    exception, stage_span,
+    Answer, CancelNotice, Progress, StageInput, StageWorker, Task, WorkerError, exception,
 };
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 use crate::webhook::{Call, Next};
 
@@ -73,6 +68,55 @@ pub struct WebhookWorker {
     poll_seconds: u64,
 }
 
+impl StageWorker for WebhookWorker {
+    const NAME: &'static str = "webhook";
+
+    fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &FunctionEnv,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::new(sdk, WebhookConfig::from_env(env)?))
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn paused_backoff_seconds(&self) -> u64 {
+        self.poll_seconds
+    }
+
+    async fn on_timeout(
+        &self,
+        input: &StageInput,
+        loaded: &LoadedStage,
+    ) -> Result<Option<Answer>, WorkerError> {
+        Ok(Some(Answer::timed_out(wrap(recorded_webhook(
+            input, loaded,
+        )))))
+    }
+
+    async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        self.poll(&task.stage, loaded).await.map(Some)
+    }
+
+    async fn cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
+        self.handle_cancel(notice).await
+    }
+}
+
+/// The webhook's progress: the previous answer of this attempt, else what an earlier
+/// delivery of this message recorded on the stage.
+fn recorded_webhook(input: &StageInput, loaded: &LoadedStage) -> Map<String, Value> {
+    input
+        .previous_context()
+        .get("webhook")
+        .or_else(|| loaded.stage.context.get("webhook"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
 impl WebhookWorker {
     pub fn new(sdk: &aws_config::SdkConfig, config: WebhookConfig) -> Self {
         let tables = Tables {
@@ -92,47 +136,9 @@ impl WebhookWorker {
         }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_each(event, |message| async move {
-            match parse_body::<Incoming>(&message).map_err(WorkerError::BadMessage)? {
-                Incoming::Task(task) => {
-                    let span =
-                        stage_span("webhook", &task.stage.execution_id, &task.stage.stage_id);
-                    self.handle_task(task).instrument(span).await
-                }
-                Incoming::Cancel { cancel } => {
-                    let span = stage_span("webhook-cancel", &cancel.execution_id, &cancel.stage_id);
-                    self.handle_cancel(cancel).instrument(span).await
-                }
-            }
-        })
-        .await
-    }
-
-    pub async fn handle_task(&self, task: TaskMessage) -> Result<(), WorkerError> {
-        let input = &task.stage;
-        let answer = match self.progress.liveness(input).await? {
-            Liveness::Over => Answer::finished(ExecutionStatus::Canceled, Map::new(), Map::new()),
-            Liveness::Paused(_) => Answer::running(self.poll_seconds, input.previous_context()),
-            Liveness::Active(loaded) => self.step(input, loaded).await?,
-        };
-        self.progress.answer(&task.task_token, &answer).await
-    }
-
     /// One poll: create the webhook, or check its status.
-    async fn step(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
-        // Progress: the previous answer of this attempt, else what an earlier delivery of
-        // this message recorded on the stage.
-        let previous = input.previous_context();
-        let webhook = previous
-            .get("webhook")
-            .or_else(|| loaded.stage.context.get("webhook"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if input.timed_out(now_millis()) {
-            return Ok(Answer::timed_out(wrap(webhook)));
-        }
+    async fn poll(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
+        let webhook = recorded_webhook(input, &loaded);
         if let Some(endpoint) = webhook.get("statusEndpoint").and_then(Value::as_str) {
             return Ok(self.monitor(input, endpoint.to_string(), webhook).await);
         }
@@ -369,6 +375,9 @@ fn finish(status: ExecutionStatus, error: Option<String>, webhook: Map<String, V
 #[cfg(test)]
 mod sample_events {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+    use gennaker_runtime::batch::parse_body;
+    use gennaker_worker::WorkerMessage;
 
     /// The sample event in `events/` (used with `cargo lambda invoke`) must stay readable.
     #[test]
@@ -379,7 +388,7 @@ mod sample_events {
         );
         let event: SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Incoming::Task(task) = parse_body(&event.records[0]).unwrap() else {
+        let WorkerMessage::Task(task) = parse_body(&event.records[0]).unwrap() else {
             panic!("not a task message");
         };
         assert_eq!(task.stage.stage_type, "webhook");

@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_jenkins::{Jenkins, JenkinsError, Masters, MastersConfigError};
 use gennaker_model::PipelineConfig;
 use gennaker_model::json::str_field;
 use gennaker_model::launch::Caller;
 use gennaker_model::triggers::{self, ALL_JOBS, JENKINS};
 use gennaker_outbound::{RulesConfigError, UrlRules};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
 use serde_json::{Map, Value, json};
 
 use crate::{PipelineTriggers, TriggerError, TriggersConfig};

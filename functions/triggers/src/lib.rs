@@ -11,14 +11,15 @@
 mod jenkins_builds;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gennaker_env::{FunctionEnv, MissingVariable};
+use gennaker_launch::{LaunchError, Launcher};
 use gennaker_model::json::{now_millis, str_field};
-use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
+use gennaker_model::launch::{Caller, MissingParameter, build_execution, resolve_trigger};
 use gennaker_model::schedules::{CRON, CronFire, ScheduledMessage, cron_triggers};
 use gennaker_model::triggers::{self, PIPELINE};
 use gennaker_model::{ExecutionStatus, PipelineConfig, new_id};
 use gennaker_runtime::batch::{parse_body, process_each};
-use gennaker_runtime::env::{FunctionEnv, MissingVariable};
-use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};
+use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::{Map, Value, json};
 
@@ -27,7 +28,7 @@ pub enum TriggerError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    StepFunctions(#[from] StepFunctionsError),
+    Launch(#[from] LaunchError),
     #[error("{0}")]
     BadMessage(String),
 }
@@ -56,9 +57,7 @@ pub use jenkins_builds::{JenkinsPoller, JenkinsPollerConfig, PollerConfigError};
 #[derive(Clone)]
 pub struct PipelineTriggers {
     store: Store,
-    step_functions: StepFunctions,
-    state_machine_arn: String,
-    execution_ttl_seconds: i64,
+    launcher: Launcher,
 }
 
 impl PipelineTriggers {
@@ -68,11 +67,15 @@ impl PipelineTriggers {
             pipelines: config.pipelines_table,
             executions: config.executions_table,
         };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), tables);
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), tables),
-            step_functions: StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
-            state_machine_arn: config.pipeline_state_machine_arn,
-            execution_ttl_seconds: config.execution_retention_days * 24 * 3600,
+            launcher: Launcher::new(
+                store.clone(),
+                StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
+                config.pipeline_state_machine_arn,
+                config.execution_retention_days * 24 * 3600,
+            ),
+            store,
         }
     }
 
@@ -193,42 +196,23 @@ impl PipelineTriggers {
         caller: Caller,
     ) -> Result<(), TriggerError> {
         let pipeline_id = config.id().unwrap_or_default();
-        let execution_id = self
-            .store
-            .claim_trigger_event(event_id, pipeline_id, &new_id(), self.execution_ttl_seconds)
-            .await?;
-        let application = match self.store.load_execution(&execution_id).await? {
-            Some(existing) => existing.execution.application,
-            None => {
-                let trigger = match resolve_trigger(config, trigger, &caller) {
-                    Ok(trigger) => trigger,
-                    Err(missing) => {
-                        tracing::warn!(pipeline_id, %missing, "trigger not started");
-                        return Ok(());
-                    }
-                };
-                let execution = build_execution(
+        let launched = self
+            .launcher
+            .launch_for_event(event_id, pipeline_id, |execution_id| {
+                let trigger = resolve_trigger(config, trigger, &caller)?;
+                Ok::<_, MissingParameter>(build_execution(
                     config,
-                    execution_id.clone(),
+                    execution_id,
                     trigger,
                     &caller,
                     now_millis(),
                     new_id,
-                );
-                match (self.store)
-                    .create_execution(&execution, self.execution_ttl_seconds)
-                    .await
-                {
-                    Ok(()) | Err(StoreError::Conflict(_)) => {}
-                    Err(err) => return Err(err.into()),
-                }
-                execution.application
-            }
-        };
-        let input = json!({ "executionId": execution_id, "application": application });
-        self.step_functions
-            .start_execution(&self.state_machine_arn, &execution_id, &input)
+                ))
+            })
             .await?;
+        if let Err(missing) = launched {
+            tracing::warn!(pipeline_id, %missing, "trigger not started");
+        }
         Ok(())
     }
 }

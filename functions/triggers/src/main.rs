@@ -3,7 +3,7 @@
 
 #![recursion_limit = "256"]
 
-use gennaker_runtime::env::FunctionEnv;
+use gennaker_env::FunctionEnv;
 use gennaker_triggers::{PipelineTriggers, TriggersConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

@@ -171,6 +171,7 @@ mod std_fetcher;
 pub use capabilities::capabilities;
 pub use context::{EvaluationContext, PipelineIdLookup, SpelEvaluatorVersion};
 pub use error::{ErrorKind, ExpressionError};
+pub use properties::parse_properties;
 pub use summary::{
     ExpressionSummary, SUMMARY_KEY, SummaryEntry, SummaryLevel, include_summary_in_exception,
     should_fail_on_failed_expressions,
@@ -181,7 +182,8 @@ pub use transform::{
     evaluate_pipeline_at_trigger, evaluate_value, stage_enabled,
 };
 pub use url_policy::{
-    FetchRequest, HostResolver, IpRange, SystemResolver, UrlError, UrlFetcher, UrlPolicy, VettedUrl,
+    AddressClass, FetchRequest, HostResolver, INTERNAL_DOMAINS, IpRange, SystemResolver, UrlError,
+    UrlFetcher, UrlPolicy, VettedUrl, classify_address,
 };
 
 #[cfg(feature = "std-fetcher")]

@@ -131,7 +131,7 @@ pub struct UrlPolicy {
     pub reject_localhost: bool,
     /// 169.254.0.0/16 and fe80::/10, which includes the cloud metadata endpoint.
     pub reject_link_local: bool,
-    /// 10/8, 172.16/12, 192.168/16 and fc00::/7.
+    /// 10/8, 172.16/12, 192.168/16, 100.64/10 and fc00::/7.
     pub reject_private: bool,
     /// Refuse URLs whose host is an IP literal.
     pub reject_verbatim_ips: bool,
@@ -154,40 +154,76 @@ impl Default for UrlPolicy {
             reject_private: true,
             reject_verbatim_ips: true,
             rejected_ranges: Vec::new(),
-            excluded_domains: ["spinnaker", "local", "localdomain", "internal"]
-                .map(String::from)
-                .to_vec(),
+            excluded_domains: INTERNAL_DOMAINS.map(String::from).to_vec(),
             timeout: Duration::from_secs(30),
             max_response_bytes: MAX_URL_RESPONSE_BYTES,
         }
     }
 }
 
-fn is_loopback_or_unspecified(address: IpAddr) -> bool {
-    match canonical(address) {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified() || v4.octets()[0] == 0,
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
-    }
+/// Domains that name internal services, refused with all their sub-domains (Orca's
+/// `UserConfiguredUrlRestrictions` defaults).
+pub const INTERNAL_DOMAINS: [&str; 4] = ["spinnaker", "local", "localdomain", "internal"];
+
+/// Addresses no outbound call may reach by default; both `#fromUrl` and the stage workers'
+/// HTTP client (`gennaker-outbound`) judge addresses by this one classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressClass {
+    /// 127/8, ::1.
+    Loopback,
+    /// 0.0.0.0/8, ::.
+    Unspecified,
+    /// 169.254/16 and fe80::/10, which includes the cloud metadata endpoint.
+    LinkLocal,
+    /// 10/8, 172.16/12, 192.168/16, 100.64/10 (carrier-grade NAT) and fc00::/7.
+    Private,
+    /// Multicast, broadcast and the reserved 240/4.
+    NotUnicast,
 }
 
-fn is_link_local(address: IpAddr) -> bool {
-    match canonical(address) {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    }
-}
-
-fn is_private(address: IpAddr) -> bool {
-    match canonical(address) {
-        IpAddr::V4(v4) => v4.is_private(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
-    }
-}
-
-fn is_not_unicast(address: IpAddr) -> bool {
-    match canonical(address) {
-        IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
-        IpAddr::V6(v6) => v6.is_multicast(),
+/// The refused class of an address, `None` for a public unicast address.
+pub fn classify_address(address: IpAddr) -> Option<AddressClass> {
+    // IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
+    let address = match address {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                Some(AddressClass::Loopback)
+            } else if v4.is_unspecified() || a == 0 {
+                Some(AddressClass::Unspecified)
+            } else if v4.is_link_local() {
+                Some(AddressClass::LinkLocal)
+            } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) {
+                Some(AddressClass::Private)
+            } else if v4.is_multicast() || v4.is_broadcast() || a >= 240 {
+                Some(AddressClass::NotUnicast)
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some(AddressClass::Loopback)
+            } else if v6.is_unspecified() {
+                Some(AddressClass::Unspecified)
+            } else if first & 0xffc0 == 0xfe80 {
+                Some(AddressClass::LinkLocal)
+            } else if first & 0xfe00 == 0xfc00 {
+                Some(AddressClass::Private)
+            } else if v6.is_multicast() {
+                Some(AddressClass::NotUnicast)
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -260,11 +296,14 @@ impl UrlPolicy {
     }
 
     fn check_address(&self, host: &str, address: IpAddr) -> Result<(), UrlError> {
-        let refused = (self.reject_localhost && is_loopback_or_unspecified(address))
-            || (self.reject_link_local && is_link_local(address))
-            || (self.reject_private && is_private(address))
-            || is_not_unicast(address)
-            || self.rejected_ranges.iter().any(|r| r.contains(address));
+        let refused_class = match classify_address(address) {
+            Some(AddressClass::Loopback | AddressClass::Unspecified) => self.reject_localhost,
+            Some(AddressClass::LinkLocal) => self.reject_link_local,
+            Some(AddressClass::Private) => self.reject_private,
+            Some(AddressClass::NotUnicast) => true,
+            None => false,
+        };
+        let refused = refused_class || self.rejected_ranges.iter().any(|r| r.contains(address));
         if refused {
             Err(UrlError(format!("Address not allowed: {host} ({address})")))
         } else {

@@ -22,11 +22,9 @@
 
 use std::net::IpAddr;
 
-use gennaker_runtime::env::FunctionEnv;
+use gennaker_env::FunctionEnv;
+use gennaker_expressions::{AddressClass, INTERNAL_DOMAINS, classify_address};
 use reqwest::Url;
-
-/// Domains refused with all their sub-domains.
-const EXCLUDED_DOMAINS: [&str; 4] = ["local", "localdomain", "internal", "spinnaker"];
 
 /// Why a URL or an address is not allowed. The text is meant for the stage's error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -172,7 +170,7 @@ impl UrlRules {
                         "{shown} is not allowed: host names must be fully qualified (contain a dot)"
                     )));
                 }
-                if let Some(excluded) = EXCLUDED_DOMAINS
+                if let Some(excluded) = INTERNAL_DOMAINS
                     .iter()
                     .find(|excluded| domain.ends_with(&format!(".{excluded}")))
                 {
@@ -194,24 +192,24 @@ impl UrlRules {
 
     /// Checks one resolved address of an untrusted host.
     pub fn check_address(&self, host: &str, address: IpAddr) -> Result<(), Refusal> {
-        match classify(address) {
+        match classify_address(address) {
             None => Ok(()),
-            Some(Class::Private) if self.allow_private_networks => Ok(()),
+            Some(AddressClass::Private) if self.allow_private_networks => Ok(()),
             Some(class) => Err(Refusal(format!(
                 "{host} resolves to {address}, {}, which stages may not call",
-                class.describe()
+                describe(class)
             ))),
         }
     }
 
     fn ip_literal_refusal(&self, shown: &str, address: IpAddr) -> Refusal {
-        match classify(address) {
-            Some(Class::Private) if self.allow_private_networks => Refusal(format!(
+        match classify_address(address) {
+            Some(AddressClass::Private) if self.allow_private_networks => Refusal(format!(
                 "{shown} is not allowed: IP address literals are not allowed; use a host name"
             )),
             Some(class) => Refusal(format!(
                 "{shown} is not allowed: {address} is {}",
-                class.describe()
+                describe(class)
             )),
             None => Refusal(format!(
                 "{shown} is not allowed: IP address literals are not allowed; use a host name"
@@ -233,70 +231,16 @@ fn shown(url: &Url) -> String {
     shown
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Loopback,
-    Unspecified,
-    LinkLocal,
-    Private,
-    NotUnicast,
-}
-
-impl Class {
-    fn describe(self) -> &'static str {
-        match self {
-            Class::Loopback => "a loopback address",
-            Class::Unspecified => "an unspecified address",
-            Class::LinkLocal => "a link-local address (this includes the cloud metadata endpoint)",
-            Class::Private => "a private network address (set ALLOW_PRIVATE_NETWORKS to allow)",
-            Class::NotUnicast => "a multicast or broadcast address",
+/// How a refused address class reads in a stage's error.
+fn describe(class: AddressClass) -> &'static str {
+    match class {
+        AddressClass::Loopback => "a loopback address",
+        AddressClass::Unspecified => "an unspecified address",
+        AddressClass::LinkLocal => {
+            "a link-local address (this includes the cloud metadata endpoint)"
         }
-    }
-}
-
-/// The refused class of an address, `None` for a public unicast address.
-fn classify(address: IpAddr) -> Option<Class> {
-    // IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
-    let address = match address {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    match address {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            if v4.is_loopback() {
-                Some(Class::Loopback)
-            } else if v4.is_unspecified() || a == 0 {
-                Some(Class::Unspecified)
-            } else if v4.is_link_local() {
-                Some(Class::LinkLocal)
-            } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) {
-                Some(Class::Private)
-            } else if v4.is_multicast() || v4.is_broadcast() || a >= 240 {
-                Some(Class::NotUnicast)
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some(Class::Loopback)
-            } else if v6.is_unspecified() {
-                Some(Class::Unspecified)
-            } else if first & 0xffc0 == 0xfe80 {
-                Some(Class::LinkLocal)
-            } else if first & 0xfe00 == 0xfc00 {
-                Some(Class::Private)
-            } else if v6.is_multicast() {
-                Some(Class::NotUnicast)
-            } else {
-                None
-            }
-        }
+        AddressClass::Private => "a private network address (set ALLOW_PRIVATE_NETWORKS to allow)",
+        AddressClass::NotUnicast => "a multicast or broadcast address",
     }
 }
 

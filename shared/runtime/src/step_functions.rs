@@ -2,7 +2,7 @@
 //! "already done" answers of the service treated as success.
 
 use aws_sdk_sfn::Client;
-use serde_json::Value;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 #[error("Step Functions {operation} failed: {message}")]
@@ -47,14 +47,14 @@ impl StepFunctions {
         &self,
         state_machine_arn: &str,
         name: &str,
-        input: &Value,
+        input: &impl Serialize,
     ) -> Result<(), StepFunctionsError> {
         let result = self
             .client
             .start_execution()
             .state_machine_arn(state_machine_arn)
             .name(name)
-            .input(input.to_string())
+            .input(to_json(input))
             .send()
             .await;
         match result {
@@ -73,13 +73,13 @@ impl StepFunctions {
     pub async fn send_task_success(
         &self,
         task_token: &str,
-        output: &Value,
+        output: &impl Serialize,
     ) -> Result<TokenAnswer, StepFunctionsError> {
         let result = self
             .client
             .send_task_success()
             .task_token(task_token)
-            .output(output.to_string())
+            .output(to_json(output))
             .send()
             .await;
         match result {
@@ -197,6 +197,11 @@ fn failure<E: std::error::Error + 'static>(
         operation,
         message: format!("{message} ({error:?})").chars().take(600).collect(),
     }
+}
+
+/// A message as JSON text; the protocol's types always serialize.
+fn to_json(message: &impl Serialize) -> String {
+    serde_json::to_string(message).expect("protocol messages serialize")
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 #[error("sending to the {stage_type} worker queue failed: {message}")]
@@ -29,14 +29,18 @@ impl WorkerQueues {
     }
 
     /// Sends `message` to the worker queue of `stage_type`; `false` if it has none.
-    pub async fn send(&self, stage_type: &str, message: &Value) -> Result<bool, WorkerQueueError> {
+    pub async fn send(
+        &self,
+        stage_type: &str,
+        message: &impl Serialize,
+    ) -> Result<bool, WorkerQueueError> {
         let Some(url) = self.urls.get(stage_type) else {
             return Ok(false);
         };
         self.client
             .send_message()
             .queue_url(url)
-            .message_body(message.to_string())
+            .message_body(serde_json::to_string(message).expect("protocol messages serialize"))
             .send()
             .await
             .map(|_| true)

@@ -1,15 +1,14 @@
-//! What every stage worker shares (webhook, Jenkins, script, preconditions).
+//! What every stage worker shares: the loop that serves its queue ([`serve`], with the
+//! [`StageWorker`] trait each worker implements), where a stage stands ([`Liveness`]), the
+//! answers, and progress recorded on the stage item ([`Progress`]).
 //!
 //! # Protocol
 //! The stage state machine (`statemachines/stage.asl.json`) sends a worker's queue a
 //! [`TaskMessage`] with a task token and the stage ([`StageInput`]: ids, attempt, type,
 //! context, and `result` = the worker's previous answer in this attempt). The worker answers
-//! the token with an [`Answer`]:
-//! * `{"status": "RUNNING", "backoffSeconds": N, "context": {...}}` — poll me again in N
-//!   seconds; the machine waits, then sends a new task message whose `stage.result` is this
-//!   answer, so `context` carries progress from one poll to the next;
-//! * a final status (`SUCCEEDED`, `TERMINAL`, `CANCELED`, ...) with `context` (merged into the
-//!   stage context) and `outputs` (merged into the pipeline-scoped outputs).
+//! the token with an [`Answer`] (the types live in `gennaker-protocol`): RUNNING with a
+//! backoff (poll me again; `context` carries progress to the next poll), or a final status
+//! whose `context` is merged into the stage context and `outputs` into the pipeline's.
 //!
 //! Workers never sleep through long waits: they answer RUNNING with a backoff.
 //!
@@ -34,97 +33,23 @@
 
 pub mod properties;
 
-use gennaker_model::json::now_millis;
+mod serve;
+mod stop;
+
 use gennaker_model::{ExecutionStatus, StageExecution};
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError, TokenAnswer};
-use gennaker_store::{LoadedStage, Store, StoreError};
-use serde::{Deserialize, Serialize};
+use gennaker_store::{Store, StoreError};
 use serde_json::{Map, Value, json};
+
+pub use gennaker_protocol::{
+    Answer, CancelNotice, StageInput, TaskMessage, WorkerMessage, exception,
+};
+pub use gennaker_store::LoadedStage;
+pub use serve::{StageWorker, Task, run_on_lambda, serve};
+pub use stop::{Step, Stop};
 
 /// How often a progress write that lost a race is retried from a fresh read.
 const MAX_PROGRESS_RETRIES: usize = 5;
-
-/// The message `statemachines/stage.asl.json` sends to a worker queue.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskMessage {
-    pub task_token: String,
-    pub stage: StageInput,
-}
-
-/// The stage machine's input (see `functions/orchestrator/src/stage_input.rs`) plus the
-/// worker's previous answer in this attempt.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StageInput {
-    pub execution_id: String,
-    #[serde(default)]
-    pub application: String,
-    pub stage_id: String,
-    pub attempt: u32,
-    #[serde(rename = "type")]
-    pub stage_type: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub context: Map<String, Value>,
-    /// The previous answer of this attempt; absent on the first poll.
-    #[serde(default)]
-    pub result: Option<Value>,
-    /// The stage's timeout (`stageTimeoutMs` or its type's default).
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    /// When the stage started (epoch millis).
-    #[serde(default)]
-    pub start_time: Option<i64>,
-}
-
-impl StageInput {
-    /// The `context` of the previous answer (empty on the first poll).
-    pub fn previous_context(&self) -> Map<String, Value> {
-        self.result
-            .as_ref()
-            .and_then(|result| result.get("context"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Milliseconds left before the stage times out (negative once it has); `None` without
-    /// a timeout or a start time.
-    pub fn remaining_millis(&self, now: i64) -> Option<i64> {
-        let timeout = i64::try_from(self.timeout_seconds?)
-            .ok()?
-            .saturating_mul(1000);
-        Some(self.start_time?.saturating_add(timeout) - now)
-    }
-
-    /// Whether the stage ran past its timeout (Orca checks it on every task run, §3.10).
-    pub fn timed_out(&self, now: i64) -> bool {
-        self.remaining_millis(now).is_some_and(|left| left <= 0)
-    }
-
-    /// The stage context with the previous answer's context merged over it.
-    pub fn current_context(&self) -> Map<String, Value> {
-        let mut context = self.context.clone();
-        context.extend(self.previous_context());
-        context
-    }
-}
-
-/// Sent by the orchestrator to a worker queue when it cancels a running stage of that
-/// worker's type: `{"cancel": {"executionId", "stageId", "attempt", "type", "context"}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CancelNotice {
-    pub execution_id: String,
-    pub stage_id: String,
-    pub attempt: u32,
-    #[serde(rename = "type")]
-    pub stage_type: String,
-    #[serde(default)]
-    pub context: Map<String, Value>,
-}
 
 /// The span of one message's handling: the worker kind, execution and stage ids.
 pub fn stage_span(worker: &'static str, execution_id: &str, stage_id: &str) -> tracing::Span {
@@ -138,96 +63,6 @@ pub fn receive_count(message: &aws_lambda_events::sqs::SqsMessage) -> u32 {
         .get("ApproximateReceiveCount")
         .and_then(|count| count.parse().ok())
         .unwrap_or(1)
-}
-
-/// What arrives on a worker queue.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Incoming {
-    Cancel { cancel: CancelNotice },
-    Task(TaskMessage),
-}
-
-impl CancelNotice {
-    /// The message body, as the orchestrator sends it.
-    pub fn to_message(&self) -> Value {
-        json!({ "cancel": self })
-    }
-}
-
-/// A worker's answer to the stage machine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Answer {
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backoff_seconds: Option<u64>,
-    pub context: Map<String, Value>,
-    pub outputs: Map<String, Value>,
-}
-
-impl Answer {
-    /// Poll again after `backoff_seconds`, carrying `context` to the next poll.
-    pub fn running(backoff_seconds: u64, context: Map<String, Value>) -> Answer {
-        Answer {
-            status: ExecutionStatus::Running,
-            backoff_seconds: Some(backoff_seconds),
-            context,
-            outputs: Map::new(),
-        }
-    }
-
-    pub fn finished(
-        status: ExecutionStatus,
-        context: Map<String, Value>,
-        outputs: Map<String, Value>,
-    ) -> Answer {
-        Answer {
-            status,
-            backoff_seconds: None,
-            context,
-            outputs,
-        }
-    }
-
-    pub fn succeeded(context: Map<String, Value>, outputs: Map<String, Value>) -> Answer {
-        Answer::finished(ExecutionStatus::Succeeded, context, outputs)
-    }
-
-    /// TERMINAL with `message` as the stage's `context.exception` (what Deck shows).
-    pub fn terminal(message: impl Into<String>, mut context: Map<String, Value>) -> Answer {
-        context.insert("exception".into(), exception(&message.into()));
-        Answer::finished(ExecutionStatus::Terminal, context, Map::new())
-    }
-
-    /// The stage ran out of time: TERMINAL with `timedOut` (SUCCEEDED instead when the stage
-    /// has `markSuccessfulOnTimeout`; the engine decides), like the stage machine's own
-    /// timeout.
-    pub fn timed_out(mut context: Map<String, Value>) -> Answer {
-        context.insert("timedOut".into(), json!(true));
-        let mut answer = Answer::terminal(
-            "The stage ran longer than its timeout (stageTimeoutMs) allows.",
-            context,
-        );
-        if let Some(Value::Object(exception)) = answer.context.get_mut("exception") {
-            exception.insert("exceptionType".into(), json!("TimeoutException"));
-        }
-        answer
-    }
-
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).expect("answers serialize")
-    }
-}
-
-/// Orca's `context.exception` for a stage error.
-pub fn exception(message: &str) -> Value {
-    json!({
-        "exceptionType": "StageError",
-        "shouldRetry": false,
-        "timestamp": now_millis(),
-        "details": { "error": message, "errors": [message] },
-    })
 }
 
 /// Where a worker's stage stands in the store.
@@ -316,13 +151,31 @@ impl Progress {
         loaded: LoadedStage,
         entries: &Map<String, Value>,
     ) -> Result<Option<LoadedStage>, WorkerError> {
+        self.record_with(input, loaded, |_| Some(entries.clone()))
+            .await
+    }
+
+    /// Records on the stage what `entries_for` makes of the stored context (`None`: an
+    /// earlier delivery recorded it already; nothing is written). The write is conditional
+    /// on the version read and retried from a fresh read after a lost race, so two
+    /// deliveries racing to record a choice end with one of them. Returns the stage as
+    /// stored afterwards; `Ok(None)` when it is no longer running at this attempt.
+    pub async fn record_with(
+        &self,
+        input: &StageInput,
+        loaded: LoadedStage,
+        entries_for: impl Fn(&Map<String, Value>) -> Option<Map<String, Value>>,
+    ) -> Result<Option<LoadedStage>, WorkerError> {
         let Some(store) = &self.store else {
             return Ok(Some(loaded));
         };
         let mut loaded = loaded;
         for _ in 0..MAX_PROGRESS_RETRIES {
+            let Some(entries) = entries_for(&loaded.stage.context) else {
+                return Ok(Some(loaded));
+            };
             match store
-                .merge_stage_context(&input.execution_id, &loaded, entries)
+                .merge_stage_context(&input.execution_id, &loaded, &entries)
                 .await
             {
                 Ok(written) => return Ok(Some(written)),
@@ -429,64 +282,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_messages_and_cancel_notices_are_told_apart() {
-        let task: Incoming = serde_json::from_value(json!({
-            "taskToken": "t",
-            "stage": {"executionId": "e", "stageId": "s", "attempt": 2, "type": "webhook",
-                      "context": {"url": "https://x.example.com"},
-                      "result": {"status": "RUNNING", "backoffSeconds": 1, "context": {"a": 1}}}
-        }))
-        .unwrap();
-        let Incoming::Task(task) = task else {
-            panic!("not a task")
-        };
-        assert_eq!(task.stage.previous_context()["a"], json!(1));
-        assert_eq!(
-            task.stage.current_context()["url"],
-            json!("https://x.example.com")
-        );
-
-        let notice = CancelNotice {
-            execution_id: "e".into(),
-            stage_id: "s".into(),
-            attempt: 1,
-            stage_type: "jenkins".into(),
-            context: Map::new(),
-        };
-        let parsed: Incoming = serde_json::from_value(notice.to_message()).unwrap();
-        assert!(matches!(parsed, Incoming::Cancel { cancel } if cancel == notice));
-    }
-
-    #[test]
-    fn the_stage_timeout_counts_from_the_stage_start() {
+    fn a_stage_stands_in_for_the_stored_one_without_a_store() {
         let input: StageInput = serde_json::from_value(json!({
             "executionId": "e", "stageId": "s", "attempt": 1, "type": "webhook",
             "timeoutSeconds": 10, "startTime": 1_000
         }))
         .unwrap();
-        assert_eq!(input.remaining_millis(4_000), Some(7_000));
-        assert!(!input.timed_out(10_999));
-        assert!(input.timed_out(11_000));
-        let answer = Answer::timed_out(Map::new()).to_json();
-        assert_eq!(answer["context"]["timedOut"], true);
-        assert_eq!(answer["status"], "TERMINAL");
         let stage = stage_from_input(&input);
         assert_eq!((stage.attempt, stage.status), (1, ExecutionStatus::Running));
-    }
-
-    #[test]
-    fn answers_have_the_protocol_shape() {
-        let running = Answer::running(5, Map::from_iter([("k".into(), json!(1))]));
-        assert_eq!(
-            running.to_json(),
-            json!({"status": "RUNNING", "backoffSeconds": 5, "context": {"k": 1}, "outputs": {}})
-        );
-        let terminal = Answer::terminal("boom", Map::new()).to_json();
-        assert_eq!(terminal["status"], "TERMINAL");
-        assert_eq!(
-            terminal["context"]["exception"]["details"]["errors"][0],
-            "boom"
-        );
     }
 
     #[test]

@@ -26,89 +26,13 @@ pub fn parse(file_name: &str, text: &str) -> Result<Map<String, Value>, String> 
     Ok(java_properties(text))
 }
 
-/// Java `.properties`: `key=value`, `key: value` or `key value`; `#` and `!` comments;
-/// a trailing backslash continues the line; `\n`, `\t`, `\\`, `\=`, `\:` escapes.
+/// Java `.properties` text, read as `java.util.Properties.load` reads it (the one parser the
+/// expression functions use too), each value a string.
 pub fn java_properties(text: &str) -> Map<String, Value> {
-    let mut map = Map::new();
-    let mut logical = String::new();
-    for raw in text.lines() {
-        // Leading whitespace never counts, also on continuation lines.
-        let line = raw.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        let continued = ends_with_odd_backslashes(line);
-        logical.push_str(if continued {
-            &line[..line.len() - 1]
-        } else {
-            line
-        });
-        if continued {
-            continue;
-        }
-        let (key, value) = split_entry(&logical);
-        map.insert(unescape(&key), Value::String(unescape(&value)));
-        logical.clear();
-    }
-    if !logical.is_empty() {
-        let (key, value) = split_entry(&logical);
-        map.insert(unescape(&key), Value::String(unescape(&value)));
-    }
-    map
-}
-
-fn ends_with_odd_backslashes(line: &str) -> bool {
-    line.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
-}
-
-/// Splits at the first unescaped `=`, `:` or whitespace.
-fn split_entry(line: &str) -> (String, String) {
-    let mut escaped = false;
-    for (index, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '=' | ':' => {
-                return (
-                    line[..index].trim_end().to_string(),
-                    line[index + 1..].trim_start().to_string(),
-                );
-            }
-            c if c.is_whitespace() => {
-                let rest = line[index..].trim_start();
-                let rest = rest
-                    .strip_prefix(['=', ':'])
-                    .map(str::trim_start)
-                    .unwrap_or(rest);
-                return (line[..index].to_string(), rest.to_string());
-            }
-            _ => {}
-        }
-    }
-    (line.to_string(), String::new())
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
+    gennaker_expressions::parse_properties(text)
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect()
 }
 
 #[cfg(test)]

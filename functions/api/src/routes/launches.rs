@@ -15,7 +15,7 @@ use gennaker_model::application::application_name_problem;
 use gennaker_model::json::now_millis;
 use gennaker_model::launch::{build_execution, resolve_trigger};
 use gennaker_model::validation::validate_pipeline;
-use gennaker_model::{Execution, ExecutionStatus, PipelineConfig, new_id};
+use gennaker_model::{Execution, PipelineConfig, new_id};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -116,34 +116,17 @@ pub(crate) fn prepare(
 
 /// Writes the execution and starts its pipeline state machine.
 pub(crate) async fn start(state: &AppState, execution: &Execution) -> Result<(), ApiError> {
-    state
-        .store
-        .create_execution(execution, state.execution_ttl_seconds)
-        .await?;
-    let input = json!({ "executionId": execution.id, "application": execution.application });
-    state
-        .step_functions
-        .start_execution(&state.pipeline_state_machine_arn, &execution.id, &input)
-        .await?;
-    Ok(())
+    Ok(state.launcher.launch(execution).await?)
 }
 
 /// Orca records a start it refuses as a TERMINAL, system-canceled execution.
 pub(crate) async fn record_refused_start(
     state: &AppState,
-    mut execution: Execution,
+    execution: Execution,
     reason: &str,
 ) -> Result<(), ApiError> {
-    let now = now_millis();
-    execution.status = ExecutionStatus::Terminal;
-    execution.canceled = true;
-    execution.canceled_by = Some("system".to_string());
-    execution.cancellation_reason = Some(format!("Failed on startup: {reason}"));
-    execution.start_time = Some(now);
-    execution.end_time = Some(now);
-    state
-        .store
-        .create_execution(&execution, state.execution_ttl_seconds)
-        .await?;
-    Ok(())
+    Ok(state
+        .launcher
+        .record_refused(execution, reason, now_millis())
+        .await?)
 }

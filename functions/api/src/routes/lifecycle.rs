@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::json::now_millis;
 use gennaker_model::listing::{newest_per_config, sort_for_listing};
 use gennaker_model::{Execution, ExecutionStatus, ExecutionType};
+use gennaker_protocol::OrchestrationMessage;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -38,9 +38,11 @@ pub async fn cancel(
             execution.status
         )));
     }
-    let message = json!({
-        "type": "CancelExecution", "executionId": id, "user": user_name(&headers), "reason": query.reason,
-    });
+    let message = OrchestrationMessage::CancelExecution {
+        execution_id: id.clone(),
+        user: user_name(&headers),
+        reason: query.reason,
+    };
     send(&state, &id, &message).await?;
     Ok(StatusCode::OK)
 }
@@ -63,14 +65,11 @@ pub async fn pause(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    forward_if(
-        &state,
-        &id,
-        &headers,
-        "PauseExecution",
-        ExecutionStatus::Running,
-    )
-    .await
+    let message = OrchestrationMessage::PauseExecution {
+        execution_id: id.clone(),
+        user: user_name(&headers),
+    };
+    forward_if(&state, &id, message, ExecutionStatus::Running).await
 }
 
 /// `PUT /pipelines/{id}/resume`: only a PAUSED execution resumes; otherwise a no-op.
@@ -79,29 +78,23 @@ pub async fn resume(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    forward_if(
-        &state,
-        &id,
-        &headers,
-        "ResumeExecution",
-        ExecutionStatus::Paused,
-    )
-    .await
+    let message = OrchestrationMessage::ResumeExecution {
+        execution_id: id.clone(),
+        user: user_name(&headers),
+    };
+    forward_if(&state, &id, message, ExecutionStatus::Paused).await
 }
 
 async fn forward_if(
     state: &AppState,
     id: &str,
-    headers: &HeaderMap,
-    message_type: &str,
+    message: OrchestrationMessage,
     required: ExecutionStatus,
 ) -> Result<StatusCode, ApiError> {
     let execution = load_execution_of_kind(state, id, ExecutionType::Pipeline)
         .await?
         .execution;
     if execution.status == required {
-        let message =
-            json!({ "type": message_type, "executionId": id, "user": user_name(headers) });
         send(state, id, &message).await?;
     }
     Ok(StatusCode::OK)
@@ -135,9 +128,11 @@ pub async fn restart_stage(
             execution.status
         )));
     }
-    let message = json!({
-        "type": "RestartStage", "executionId": id, "stageId": stage_id, "user": user_name(&headers),
-    });
+    let message = OrchestrationMessage::RestartStage {
+        execution_id: id.clone(),
+        stage_id: stage_id.clone(),
+        user: user_name(&headers),
+    };
     send(&state, &id, &message).await?;
     Ok(Json(execution))
 }
@@ -239,7 +234,7 @@ fn csv(value: Option<&str>) -> Vec<&str> {
         .collect()
 }
 
-async fn send(state: &AppState, id: &str, message: &Value) -> Result<(), ApiError> {
+async fn send(state: &AppState, id: &str, message: &OrchestrationMessage) -> Result<(), ApiError> {
     state
         .orchestration_queue
         .send(id, message)

@@ -7,9 +7,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use gennaker_model::PipelineConfig;
 use gennaker_model::triggers::{self, WEBHOOK};
-use gennaker_model::{PipelineConfig, new_id};
-use gennaker_store::StoreError;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -79,46 +78,20 @@ async fn start_once(
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     let pipeline_id = config.id().unwrap_or_default();
-    let execution_id = state
-        .store
-        .claim_trigger_event(
-            event_id,
+    let launched = state
+        .launcher
+        .launch_for_event(event_id, pipeline_id, |execution_id| {
+            prepare(config, execution_id, trigger, headers)
+        })
+        .await?;
+    if let Err(refused) = launched {
+        tracing::warn!(
             pipeline_id,
-            &new_id(),
-            state.execution_ttl_seconds,
-        )
-        .await?;
-    if state.store.load_execution(&execution_id).await?.is_none() {
-        let execution = match prepare(config, execution_id.clone(), trigger, headers) {
-            Ok(execution) => execution,
-            Err(refused) => {
-                tracing::warn!(
-                    pipeline_id,
-                    event_id,
-                    ?refused,
-                    "webhook trigger not started"
-                );
-                return Ok(());
-            }
-        };
-        match (state.store)
-            .create_execution(&execution, state.execution_ttl_seconds)
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(err) => return Err(err.into()),
-        }
+            event_id,
+            ?refused,
+            "webhook trigger not started"
+        );
     }
-    // Started before, or a crash came between writing and starting: starting the machine
-    // again is a no-op for Step Functions (same name).
-    let Some(stored) = state.store.load_execution(&execution_id).await? else {
-        return Ok(());
-    };
-    let input = json!({ "executionId": execution_id, "application": stored.execution.application });
-    state
-        .step_functions
-        .start_execution(&state.pipeline_state_machine_arn, &execution_id, &input)
-        .await?;
     Ok(())
 }
 

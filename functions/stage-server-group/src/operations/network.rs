@@ -10,10 +10,10 @@
 use gennaker_cloud::network::{
     self, LoadBalancerInfo, LoadBalancerRequest, SecurityGroupInfo, TargetGroupInfo,
 };
-use gennaker_worker::Answer;
+use gennaker_worker::{Answer, Step, Stop};
 use serde_json::{Map, Value, json};
 
-use super::{Poll, Step, Stop};
+use super::Poll;
 
 /// Context key of the target groups a `deleteLoadBalancer` deletes after the load balancer.
 const TARGET_GROUPS_TO_DELETE: &str = "targetGroupsToDelete";

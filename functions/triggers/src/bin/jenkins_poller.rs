@@ -3,7 +3,7 @@
 
 #![recursion_limit = "256"]
 
-use gennaker_runtime::env::FunctionEnv;
+use gennaker_env::FunctionEnv;
 use gennaker_triggers::{JenkinsPoller, JenkinsPollerConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

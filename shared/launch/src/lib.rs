@@ -1,0 +1,156 @@
+//! Starting an execution, the same way for every path that starts one: the API's manual and
+//! ad hoc triggers, webhook triggers, the trigger function (cron, pipeline completion, CI
+//! builds) and the orchestrator's pipeline stages.
+//!
+//! A launch writes the NOT_STARTED execution, then starts the pipeline state machine named
+//! after the execution id. Both steps may be repeated: a write that finds the execution
+//! already there is fine, and Step Functions refuses a second machine of the same name. So a
+//! caller that crashed between the two, or that is retried, launches again and the
+//! execution runs once. Triggers that fire per event first claim the event
+//! ([`Launcher::launch_for_event`]), so a repeated event maps to the same execution id.
+
+use gennaker_model::Execution;
+use gennaker_protocol::PipelineMachineInput;
+use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};
+use gennaker_store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    StepFunctions(#[from] StepFunctionsError),
+}
+
+/// What launching needs: the store, Step Functions and the pipeline state machine.
+#[derive(Clone)]
+pub struct Launcher {
+    store: Store,
+    step_functions: StepFunctions,
+    pipeline_state_machine_arn: String,
+    execution_ttl_seconds: i64,
+}
+
+impl Launcher {
+    pub fn new(
+        store: Store,
+        step_functions: StepFunctions,
+        pipeline_state_machine_arn: String,
+        execution_ttl_seconds: i64,
+    ) -> Self {
+        Self {
+            store,
+            step_functions,
+            pipeline_state_machine_arn,
+            execution_ttl_seconds,
+        }
+    }
+
+    /// Writes `execution` unless it is already written, then starts its pipeline machine.
+    pub async fn launch(&self, execution: &Execution) -> Result<(), LaunchError> {
+        match (self.store)
+            .create_execution(execution, self.execution_ttl_seconds)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+        self.start_machine(execution).await
+    }
+
+    /// Launches the execution `execution_id`: the stored one if it was written before (its
+    /// machine may not have started), else the one `build` makes. `Ok(Err(refusal))` when
+    /// `build` refuses; nothing is written then.
+    pub async fn launch_by_id<R>(
+        &self,
+        execution_id: &str,
+        build: impl FnOnce() -> Result<Execution, R>,
+    ) -> Result<Result<Execution, R>, LaunchError> {
+        if let Some(stored) = self.relaunch_if_stored(execution_id).await? {
+            return Ok(Ok(stored));
+        }
+        let execution = match build() {
+            Ok(execution) => execution,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        self.launch(&execution).await?;
+        Ok(Ok(execution))
+    }
+
+    /// Launches, once per `event_id`, the execution of pipeline `pipeline_id` that `build`
+    /// makes from the execution id the event is given: a repeated event launches the same
+    /// execution again, which runs once.
+    pub async fn launch_for_event<R>(
+        &self,
+        event_id: &str,
+        pipeline_id: &str,
+        build: impl FnOnce(String) -> Result<Execution, R>,
+    ) -> Result<Result<Execution, R>, LaunchError> {
+        let execution_id = self
+            .store
+            .claim_trigger_event(
+                event_id,
+                pipeline_id,
+                &gennaker_model::new_id(),
+                self.execution_ttl_seconds,
+            )
+            .await?;
+        let id = execution_id.clone();
+        self.launch_by_id(&execution_id, move || build(id)).await
+    }
+
+    /// Starts the machine of execution `execution_id` again if it was written before (a
+    /// crash may have come between the write and the start; a machine that runs already is
+    /// left alone); `None` when it was not written.
+    pub async fn relaunch_if_stored(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<Execution>, LaunchError> {
+        let Some(stored) = self.store.load_execution(execution_id).await? else {
+            return Ok(None);
+        };
+        self.start_machine(&stored.execution).await?;
+        Ok(Some(stored.execution))
+    }
+
+    /// Records a start that is refused before it runs (e.g. a disabled pipeline), as Orca
+    /// does: the execution is written TERMINAL, canceled by the system, and never runs.
+    pub async fn record_refused(
+        &self,
+        mut execution: Execution,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), LaunchError> {
+        execution.status = gennaker_model::ExecutionStatus::Terminal;
+        execution.canceled = true;
+        execution.canceled_by = Some("system".to_string());
+        execution.cancellation_reason = Some(format!("Failed on startup: {reason}"));
+        execution.start_time = Some(now);
+        execution.end_time = Some(now);
+        self.store
+            .create_execution(&execution, self.execution_ttl_seconds)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts the execution's pipeline machine under `name` (the execution id for a first
+    /// run; the orchestrator names a reopened execution's run after its restart).
+    pub async fn start_machine_named(
+        &self,
+        execution: &Execution,
+        name: &str,
+    ) -> Result<(), LaunchError> {
+        let input = PipelineMachineInput {
+            execution_id: execution.id.clone(),
+            application: execution.application.clone(),
+        };
+        self.step_functions
+            .start_execution(&self.pipeline_state_machine_arn, name, &input)
+            .await?;
+        Ok(())
+    }
+
+    async fn start_machine(&self, execution: &Execution) -> Result<(), LaunchError> {
+        self.start_machine_named(execution, &execution.id).await
+    }
+}
