@@ -11,10 +11,13 @@ pub fn call_random_method<'a>(
     name: &str,
     args: &[Val<'a>],
 ) -> Option<Result<Val<'a>>> {
+    if !matches!(target, Val::Random) {
+        return None;
+    }
     let what = format!("{}.{name}", target.type_name());
-    let result = match (target, name, args.len()) {
-        (Val::Random, "nextInt", 0) => Ok(Val::Int(random_u64() as i32)),
-        (Val::Random, "nextInt", 1) => arg_i64(args, 0, &what).and_then(|bound| {
+    let result = match (name, args.len()) {
+        ("nextInt", 0) => Ok(Val::Int(random_u64() as i32)),
+        ("nextInt", 1) => arg_i64(args, 0, &what).and_then(|bound| {
             if bound <= 0 {
                 Err(ExpressionError::new(
                     ErrorKind::IllegalArgument,
@@ -24,9 +27,9 @@ pub fn call_random_method<'a>(
                 Ok(Val::Int((random_u64() % bound as u64) as i32))
             }
         }),
-        (Val::Random, "nextLong", 0) => Ok(Val::Long(random_u64() as i64)),
-        (Val::Random, "nextDouble", 0) => Ok(Val::Double(random_unit())),
-        (Val::Random, "nextBoolean", 0) => Ok(Val::Bool(random_u64() & 1 == 1)),
+        ("nextLong", 0) => Ok(Val::Long(random_u64() as i64)),
+        ("nextDouble", 0) => Ok(Val::Double(random_unit())),
+        ("nextBoolean", 0) => Ok(Val::Bool(random_u64() & 1 == 1)),
         _ => return None,
     };
     Some(result)
