@@ -33,7 +33,8 @@ pub fn for_stage(
         "startChildDeduplicationId": format!("{}-start-child", stage.state_machine_execution_name(&execution.id)),
         "context": stage.context,
     });
-    // Deploy stages take their image from an upstream bake or find-image (§3.14).
+    // Deploy stages take their image from an upstream bake or find-image (Orca's
+    // `StageContext`).
     if matches!(
         stage.stage_type.as_str(),
         "deploy" | "createServerGroup" | "cloneServerGroup"

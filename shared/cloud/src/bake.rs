@@ -1,4 +1,4 @@
-//! Baking (Spinnaker's Rosco, semantics §4.6), the pure part: the base images operators
+//! Baking (Spinnaker's Rosco and Orca's `BakeStage`), the pure part: the base images operators
 //! offer (`BakeryBaseImages`, served as Rosco's bake options), a bake stage's context read
 //! into a checked request, the key that decides whether an earlier image can be reused,
 //! the new image's name and tags, the builder's user data, and the per-region progress a

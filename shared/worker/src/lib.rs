@@ -99,7 +99,8 @@ impl StageInput {
         Some(self.start_time?.saturating_add(timeout) - now)
     }
 
-    /// Whether the stage ran past its timeout (Orca checks it on every task run, §3.10).
+    /// Whether the stage ran past its timeout (Orca's `RunTaskHandler` checks it on every task
+    /// run).
     pub fn timed_out(&self, now: i64) -> bool {
         self.remaining_millis(now).is_some_and(|left| left <= 0)
     }
