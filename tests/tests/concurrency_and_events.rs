@@ -1,5 +1,5 @@
-//! Concurrency limits per pipeline config (semantics §2.1) and lifecycle events on the
-//! EventBridge bus (§7.1), through the public API.
+//! Concurrency limits per pipeline config (Orca's `StartWaitingExecutionsHandler`) and
+//! lifecycle events on the EventBridge bus (Orca's `EchoNotifyingExecutionListener`), through the public API.
 
 mod support;
 
@@ -162,7 +162,7 @@ async fn limit_concurrent_runs_one_at_a_time_and_the_newest_waiting_one_wins() {
     app.stop().await;
 }
 
-/// Semantics §3.13: a restart reopens a finished execution, which then needs its pipeline's
+/// Orca's `RestartStageHandler`: a restart reopens a finished execution, which then needs its pipeline's
 /// slot like a new one; while another execution holds it, the restart waits NOT_STARTED.
 #[tokio::test]
 async fn restarting_a_finished_execution_of_a_limited_pipeline_waits_for_the_slot() {

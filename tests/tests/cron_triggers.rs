@@ -1,4 +1,4 @@
-//! Cron triggers against local mode (semantics §7.3): pipeline saves keep EventBridge
+//! Cron triggers against local mode (Echo's scheduler): pipeline saves keep EventBridge
 //! Scheduler schedules (config-sync on the pipelines table's stream), the local host fires
 //! them, and the triggers function starts the pipeline once per scheduled time.
 

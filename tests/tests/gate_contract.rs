@@ -1,5 +1,5 @@
-//! Gate compatibility contract: the exact requests the `spin` CLI sends (gate-api.md §7) and
-//! the Deck flows (§8) for applications, tasks, pipeline and strategy configs, executions,
+//! Gate compatibility contract: the exact requests the `spin` CLI sends (its `gateapi` client)
+//! and the Deck flows for applications, tasks, pipeline and strategy configs, executions,
 //! webhooks and accounts, checking status codes and the fields clients read; and a batch
 //! of malformed requests that must all get a 4xx in Gate's shape while nothing is written.
 
@@ -618,7 +618,7 @@ async fn deck_flows_for_executions() {
     app.stop().await;
 }
 
-/// Fields of gate-api.md §6 that clients read, on a freshly triggered execution.
+/// Fields of Gate's execution JSON that `spin` and Deck read, on a freshly triggered execution.
 fn assert_execution_shape(execution: &Value) {
     for field in [
         "type",

@@ -1,5 +1,5 @@
 //! Jenkins stages and Deck's build pickers through the public API against local mode
-//! (semantics §4.4), with a Jenkins-JSON-API fake on 127.0.0.1 that demands basic
+//! (Orca's `JenkinsStage`), with a Jenkins-JSON-API fake on 127.0.0.1 that demands basic
 //! authentication and a CSRF crumb bound to its session cookie.
 
 mod support;

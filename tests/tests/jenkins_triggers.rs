@@ -1,4 +1,4 @@
-//! Jenkins build triggers (Igor's build polling, semantics §7): the scheduled poller looks at
+//! Jenkins build triggers (Igor's `JenkinsBuildMonitor`): the scheduled poller looks at
 //! each job an enabled `jenkins` trigger watches and starts the pipeline once for every build
 //! that completed SUCCESS since its last look — never for builds from before the first look,
 //! never for failed builds — with `buildInfo` and the build's property file as `properties`.

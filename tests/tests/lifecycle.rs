@@ -1,4 +1,5 @@
-//! The execution lifecycle through the public API (semantics §3.6–3.13): failure options,
+//! The execution lifecycle through the public API (Orca's `CompleteStageHandler` through
+//! `RestartStageHandler`): failure options,
 //! skipping, cancel, pause/resume, restart, delete and `GET /executions`.
 
 mod support;

@@ -1,4 +1,4 @@
-//! Notifications against local mode (semantics §2.5, §7.2, §4.2): pipeline-, stage-,
+//! Notifications against local mode (Echo's `AbstractEventNotificationAgent`): pipeline-, stage-,
 //! application-level and manual judgment notifications reach a receiver the test runs on
 //! 127.0.0.1 (Slack incoming-webhook and generic webhook shapes) and SES in the emulator;
 //! a failing receiver is retried, then dead-lettered, and never touches the execution.

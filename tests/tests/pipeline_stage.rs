@@ -1,4 +1,4 @@
-//! The `pipeline` stage (semantics §4.3): a parent starts a child pipeline through the
+//! The `pipeline` stage (Orca's `PipelineStage`): a parent starts a child pipeline through the
 //! orchestrator, waits for it (or not), fails with it, and cancels it.
 
 mod support;

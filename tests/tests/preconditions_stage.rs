@@ -1,4 +1,4 @@
-//! checkPreconditions stages through the public API against local mode (semantics §4.10):
+//! checkPreconditions stages through the public API against local mode (Orca's `CheckPreconditionsStage`):
 //! expression preconditions see the execution; a false one fails the stage (or, with
 //! `failPipeline: false`, halts only its branch).
 

@@ -1,4 +1,4 @@
-//! Triggers through the public API against local mode: webhooks (semantics §7.4).
+//! Triggers through the public API against local mode: webhooks (Echo's `WebhooksController`).
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Webhook stages through the public API against local mode (semantics §4.11), calling a
+//! Webhook stages through the public API against local mode (Orca's `WebhookStage`), calling a
 //! service the test runs on 127.0.0.1 (allowed through `AllowedUrlPrefixes`).
 
 mod support;

@@ -134,7 +134,7 @@ fn default_region(sdk: &aws_config::SdkConfig) -> String {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{applications, executions, lifecycle, pipeline_configs, tasks};
+    use routes::{applications, executions, lifecycle, pipeline_configs, pipelines, tasks};
     Router::new()
         .route("/version", get(routes::version))
         .merge(gate_routes())
@@ -150,7 +150,7 @@ pub fn router(state: AppState) -> Router {
             "/applications/{application}/tasks/{id}",
             get(tasks::get_one_for_application),
         )
-        .route("/pipelines", post(pipeline_configs::save))
+        .route("/pipelines", post(pipelines::save))
         .route(
             "/applications/{application}/pipelineConfigs",
             get(pipeline_configs::list),
@@ -210,7 +210,8 @@ pub fn router(state: AppState) -> Router {
 fn gate_routes() -> Router<AppState> {
     use axum::routing::delete;
     use routes::{
-        credentials, execution_reads, gate_tasks, launches, openapi, pipeline_admin, webhooks,
+        credentials, execution_reads, gate_tasks, launches, openapi, pipeline_configs, pipelines,
+        reorder, strategies, webhooks,
     };
     Router::new()
         .route("/openapi.json", get(openapi::document))
@@ -236,47 +237,47 @@ fn gate_routes() -> Router<AppState> {
         .route("/tasks/{id}", delete(gate_tasks::delete))
         .route("/tasks/{id}/cancel", put(gate_tasks::cancel))
         .route("/tasks/cancel", put(gate_tasks::cancel_many))
-        .route("/pipelines/{id}", put(pipeline_admin::update_pipeline))
+        .route("/pipelines/{id}", put(pipelines::update_pipeline))
         .route(
             "/pipelines/{application}/{name_or_id}",
-            delete(pipeline_admin::delete_pipeline),
+            delete(pipelines::delete_pipeline),
         )
-        .route("/pipelines/bulksave", post(pipeline_admin::bulk_save))
+        .route("/pipelines/bulksave", post(pipelines::bulk_save))
         .route("/pipelines/start", post(launches::start_ad_hoc))
         .route(
             "/pipelines/v2/{application}/{name_or_id}",
             post(launches::trigger_via_echo),
         )
-        .route("/pipelineConfigs", get(pipeline_admin::list_all))
+        .route("/pipelineConfigs", get(pipeline_configs::list_all))
         .route(
             "/pipelineConfigs/{id}/history",
-            get(pipeline_admin::pipeline_history),
+            get(pipeline_configs::pipeline_history),
         )
         .route(
             "/actions/pipelines/reorder",
-            post(pipeline_admin::reorder_pipelines),
+            post(reorder::reorder_pipelines),
         )
         .route(
             "/actions/strategies/reorder",
-            post(pipeline_admin::reorder_strategies),
+            post(reorder::reorder_strategies),
         )
-        .route("/strategies", post(pipeline_admin::save_strategy))
-        .route("/strategies/{id}", put(pipeline_admin::update_strategy))
+        .route("/strategies", post(strategies::save_strategy))
+        .route("/strategies/{id}", put(strategies::update_strategy))
         .route(
             "/strategies/{application}/{name}",
-            delete(pipeline_admin::delete_strategy),
+            delete(strategies::delete_strategy),
         )
         .route(
             "/applications/{application}/strategyConfigs",
-            get(pipeline_admin::list_strategies),
+            get(strategies::list_strategies),
         )
         .route(
             "/applications/{application}/strategyConfigs/{name}",
-            get(pipeline_admin::get_strategy),
+            get(strategies::get_strategy),
         )
         .route(
             "/strategyConfigs/{id}/history",
-            get(pipeline_admin::strategy_history),
+            get(strategies::strategy_history),
         )
         .route(
             "/applications/{application}/executions/search",

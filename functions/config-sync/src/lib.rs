@@ -1,4 +1,4 @@
-//! Config sync (Front50's side of Echo's cron scheduler, semantics §7.3): reacts to the
+//! Config sync (Front50's side of Echo's cron scheduler): reacts to the
 //! pipelines table's stream and keeps one EventBridge Scheduler schedule per enabled `cron`
 //! trigger of an enabled pipeline.
 //!

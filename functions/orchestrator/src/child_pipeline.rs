@@ -1,4 +1,4 @@
-//! The `pipeline` stage (semantics §4.3): the orchestrator starts the child execution, links
+//! The `pipeline` stage (Orca's `PipelineStage`): the orchestrator starts the child execution, links
 //! it to its parent, and answers the stage's task token when the child ends — through the
 //! orchestrator, never nested state machines.
 

@@ -1,4 +1,4 @@
-//! Concurrency limits per pipeline config (semantics §2.1), around the engine: a Start is
+//! Concurrency limits per pipeline config (Orca's `StartWaitingExecutionsHandler`), around the engine: a Start is
 //! admitted into the config's ledger or waits there NOT_STARTED; a completed execution frees
 //! its slot and wakes (or, without `keepWaitingPipelines`, supersedes) the waiting ones.
 

@@ -1,5 +1,6 @@
 //! Pipeline expressions in the engine's decisions: `stageEnabled` and a stage's context
-//! evaluated when the stage starts (Spinnaker's v4 evaluation, semantics §6).
+//! evaluated when the stage starts (Spinnaker's v4 evaluation; docs/spinnaker-behaviour.md,
+//! "When expressions are evaluated").
 
 use gennaker_engine::StageConditions;
 use gennaker_expressions::{EvaluationContext, evaluate_condition, evaluate_value};
@@ -13,7 +14,7 @@ impl StageConditions for ExpressionConditions {
     fn is_enabled(&self, expression: &str, execution: &Execution, stage: &StageExecution) -> bool {
         let root = as_json(execution);
         let context = EvaluationContext::for_stage(&root, &stage.id);
-        // Anything but a clear "true" skips the stage, as in Spinnaker (§3.8).
+        // Anything but a clear "true" skips the stage, as in Orca's `StartStageHandler`.
         evaluate_condition(expression, &context).unwrap_or(false)
     }
 

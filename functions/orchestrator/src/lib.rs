@@ -298,7 +298,7 @@ impl Orchestrator {
     }
 
     /// A restart reopens a completed execution, which then needs a slot of its pipeline's
-    /// concurrency limit like a new one (semantics §3.13).
+    /// concurrency limit like a new one (Orca's `RestartStageHandler`).
     async fn restart_must_wait(
         &self,
         execution: &Execution,

@@ -1,4 +1,4 @@
-//! The bake stage worker (Spinnaker's Rosco with Orca's bake tasks, semantics §4.6): one
+//! The bake stage worker (Spinnaker's Rosco with Orca's `BakeStage` tasks): one
 //! `bake` stage bakes an AMI in every region it names.
 //!
 //! Per region, each poll does the next step and answers RUNNING until every region is

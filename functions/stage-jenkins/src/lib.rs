@@ -1,4 +1,4 @@
-//! The Jenkins stage worker (Spinnaker's Igor + Orca's Jenkins tasks, semantics §4.4).
+//! The Jenkins stage worker (Spinnaker's Igor + Orca's `JenkinsStage` tasks).
 //!
 //! Each poll does one step and answers: trigger the job (recording `queuedBuild`), follow the
 //! queue item to its build (recording `buildNumber`), then watch the build until it ends;

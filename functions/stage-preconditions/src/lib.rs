@@ -1,10 +1,10 @@
-//! The `checkPreconditions` stage worker (semantics §4.10). Each entry of `preconditions`
+//! The `checkPreconditions` stage worker (Orca's `CheckPreconditionsStage`). Each entry of `preconditions`
 //! is checked in order against the execution, seen from this stage:
 //!
 //! * `{"type": "expression", "context": {"expression": "<SpEL without ${}>"}}` passes when
 //!   the expression is `true`; `false`, another value or an error fails it.
-//! * `{"type": "clusterSize", ...}` needs the cloud integration, which Gennaker does not have
-//!   yet: the stage fails saying so.
+//! * `{"type": "clusterSize", ...}` is not supported: this worker does not read clusters
+//!   (`shared/cloud` can, but is not wired in here), so the stage fails saying so.
 //!
 //! All passing -> SUCCEEDED. The first failing one ends the stage: STOPPED when that
 //! precondition says `"failPipeline": false` (Orca's synthetic child ends STOPPED, and so

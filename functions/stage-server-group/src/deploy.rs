@@ -1,5 +1,5 @@
 //! The `deploy` stage: one new server group per cluster and region, brought up and then
-//! swapped in by its strategy (semantics §4.7).
+//! swapped in by its strategy (Orca's `AbstractDeployStrategyStage`).
 //!
 //! The first poll plans every deployment — the new group's name, the older groups it
 //! replaces and the capacity it aims at — and records that plan on the stage with a

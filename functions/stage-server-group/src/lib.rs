@@ -1,5 +1,5 @@
-//! The server-group stage worker (Clouddriver's AWS operations as Orca's stages,
-//! semantics §4.7–4.9): `deploy` with its strategies, `createServerGroup`,
+//! The server-group stage worker (Clouddriver's AWS operations as Orca's
+//! `orca-clouddriver` stages): `deploy` with its strategies, `createServerGroup`,
 //! `cloneServerGroup`, `resizeServerGroup`, `disableServerGroup`, `enableServerGroup`,
 //! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags` — and
 //! the network stages `upsertSecurityGroup`, `deleteSecurityGroup`, `upsertLoadBalancer`

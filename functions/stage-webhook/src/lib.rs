@@ -1,4 +1,4 @@
-//! The webhook stage worker (semantics §4.11): calls `url`, and with `waitForCompletion`
+//! The webhook stage worker (Orca's `WebhookStage`): calls `url`, and with `waitForCompletion`
 //! polls a status URL until the status says the work is done; on cancel it calls
 //! `cancelEndpoint`. Every URL goes through the outbound rules (no metadata endpoint, no
 //! private ranges unless configured). The stage ends with the response in `context.webhook`.

@@ -1,4 +1,4 @@
-//! The webhook stage's decisions (semantics §4.11), free of I/O: what to send, and what a
+//! The webhook stage's decisions (Orca's `CreateWebhookTask` and `MonitorWebhookTask`), free of I/O: what to send, and what a
 //! response means for the stage. Context keys follow Orca's `WebhookStage`.
 
 use gennaker_model::ExecutionStatus;

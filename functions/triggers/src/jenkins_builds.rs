@@ -1,4 +1,4 @@
-//! Jenkins build triggers (Igor's build polling, semantics §7): every run looks at each job
+//! Jenkins build triggers (Igor's `JenkinsBuildMonitor`): every run looks at each job
 //! an enabled `jenkins` trigger of an enabled pipeline watches and starts those pipelines
 //! once for every build that completed SUCCESS since the last look. The first look at a
 //! job only records where it stands (builds from before the trigger existed start nothing).

@@ -1,9 +1,9 @@
-//! Pipeline-completion triggers (Orca's DependentPipelineExecutionListener, semantics §2.3):
+//! Pipeline-completion triggers (Orca's `DependentPipelineExecutionListener`):
 //! an EventBridge rule routes `orca:pipeline:complete|failed` events to this function's
 //! queue; every enabled pipeline with an enabled `pipeline` trigger on the upstream config
 //! whose `status` list names the outcome is started once per upstream execution.
 //!
-//! Cron triggers (Echo's scheduler, semantics §7.3): the EventBridge Scheduler schedules
+//! Cron triggers (Echo's scheduler, `PipelineTriggerJob`): the EventBridge Scheduler schedules
 //! config-sync keeps send `{"cronTrigger": {pipelineId, triggerId, scheduleName,
 //! scheduledTime}}` to the same queue; each schedule and scheduled time starts at most one
 //! execution.

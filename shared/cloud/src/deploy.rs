@@ -1,4 +1,4 @@
-//! The `deploy` stage (semantics §4.7) read into checked deployments, and the pure rules of
+//! The `deploy` stage (Orca's `CreateServerGroupStage` and its strategies) read into checked deployments, and the pure rules of
 //! its strategies: which older groups a red/black shrinks away, how far a rolling
 //! red/black step sizes the new group, how many old instances a step takes out of service.
 //!

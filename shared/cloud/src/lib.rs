@@ -1,12 +1,11 @@
 //! The AWS cloud provider (Spinnaker's Clouddriver): accounts, Frigga naming, capacity
 //! rules, server groups (Auto Scaling groups launched from launch templates and attached
 //! to ELBv2 target groups), dynamic targets, find-image selection, Deck's view models and
-//! bake requests (`bake`) — all pure — plus thin adapters over the EC2, Auto Scaling and
-//! ELBv2 APIs (`aws`, and `aws_bake` for bake builders and their images).
+//! bake requests (`bake`) — all pure — plus the adapters over the EC2, Auto Scaling and
+//! ELBv2 APIs (`aws`, one module per kind of resource).
 
 pub mod accounts;
 pub mod aws;
-mod aws_bake;
 pub mod bake;
 pub mod cache;
 pub mod capacity;
@@ -19,8 +18,10 @@ pub mod server_group;
 pub mod views;
 
 pub use accounts::{Account, AccountError, Accounts};
-pub use aws::{Cloud, CloudError, InstanceDetails, RegionClients, ServerGroupSpec};
-pub use aws_bake::{BakedImage, Builder, BuilderSpec};
+pub use aws::{
+    BakedImage, Builder, BuilderSpec, Cloud, CloudError, InstanceDetails, RegionClients,
+    ServerGroupSpec,
+};
 pub use capacity::{Capacity, CapacityError, Direction, Resize};
 pub use naming::{ClusterName, Moniker, NamingError, ServerGroupName, next_sequence};
 pub use server_group::{ImageSelection, LaunchSettings, ServerGroup, Target};

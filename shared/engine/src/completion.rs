@@ -1,4 +1,5 @@
-//! The execution's final status (semantics §3.7) and completing it.
+//! The execution's final status (Orca's `CompleteExecutionHandler`; docs/spinnaker-behaviour.md,
+//! "Final status of an execution") and completing it.
 
 use gennaker_model::json::bool_field;
 use gennaker_model::{Execution, ExecutionStatus};

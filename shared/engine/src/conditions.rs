@@ -1,4 +1,4 @@
-//! Whether a ready stage runs or is skipped (semantics §3.4, §3.8): `stageEnabled` and
+//! Whether a ready stage runs or is skipped (Orca's `StartStageHandler`): `stageEnabled` and
 //! `startTimeExpiry`.
 //!
 //! Expression evaluation plugs in through [`StageConditions`]; the engine stays pure and the

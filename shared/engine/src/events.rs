@@ -1,4 +1,5 @@
-//! Lifecycle events (Spinnaker's Echo events, semantics §7.1) implied by one state change:
+//! Lifecycle events (Orca's `EchoNotifyingExecutionListener` and
+//! `EchoNotifyingStageListener`) implied by one state change:
 //! derived by comparing the execution before and after an event, so they are published
 //! exactly for the transitions that happened.
 

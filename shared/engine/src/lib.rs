@@ -1,4 +1,4 @@
-//! Gennaker's execution engine: Orca's scheduling rules (semantics §3.3–3.7) as a pure
+//! Gennaker's execution engine: Orca's scheduling rules (its `orca-queue` handlers) as a pure
 //! function from (execution, event) to (execution', effects).
 //!
 //! The orchestrator loads an execution, calls [`apply`], persists the result and only then
@@ -40,17 +40,17 @@ pub enum Event {
         outputs: Map<String, Value>,
         now: i64,
     },
-    /// A user (or the system) canceled the execution (semantics §3.11).
+    /// A user (or the system) canceled the execution (Orca's `CancelExecutionHandler`).
     Cancel {
         user: String,
         reason: Option<String>,
         now: i64,
     },
-    /// A user paused a RUNNING execution (§3.12): no new stage starts until resumed.
+    /// A user paused a RUNNING execution (Orca's `PauseStageHandler`): no new stage starts until resumed.
     Pause { user: String, now: i64 },
     /// A user resumed a PAUSED execution.
     Resume { user: String, now: i64 },
-    /// A user restarted a stage (§3.13): it and every completed downstream stage run again.
+    /// A user restarted a stage (Orca's `RestartStageHandler`): it and every completed downstream stage run again.
     RestartStage {
         stage_id: String,
         user: String,
@@ -185,7 +185,7 @@ pub fn pending_effects(execution: &Execution) -> Vec<Effect> {
     effects
 }
 
-/// §3.3: only a NOT_STARTED, uncanceled execution starts; every stage without requisites
+/// Orca's `StartExecutionHandler`: only a NOT_STARTED, uncanceled execution starts; every stage without requisites
 /// starts in parallel. Without such a stage nothing could ever run, so Orca ends TERMINAL.
 fn start_execution(
     execution: &mut Execution,
@@ -219,7 +219,7 @@ fn start_execution(
     complete_if_done(execution, now, effects);
 }
 
-/// §3.5–3.7: records the stage result, starts what became ready, completes the execution
+/// Orca's `CompleteStageHandler` and `CompleteExecutionHandler`: records the stage result, starts what became ready, completes the execution
 /// when its final status is known.
 /// While the execution is PAUSED the result is recorded but nothing new starts; resuming
 /// picks up from there.
@@ -254,7 +254,7 @@ fn finish_stage(
     complete_if_done(execution, now, effects);
 }
 
-/// Completes the execution once its final status is known (§3.7).
+/// Completes the execution once its final status is known (Orca's `CompleteExecutionHandler`).
 fn complete_if_done(execution: &mut Execution, now: i64, effects: &mut Vec<Effect>) {
     if let Some(status) = completion::final_status(execution) {
         completion::complete_execution(execution, status, now, effects);

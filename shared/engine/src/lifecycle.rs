@@ -1,5 +1,6 @@
 //! What users do to a whole execution: cancel, pause, resume, restart a stage
-//! (semantics §3.11–3.13).
+//! (Orca's `CancelExecutionHandler`, `PauseStageHandler`, `ResumeStageHandler`,
+//! `RestartStageHandler`).
 
 use std::collections::BTreeSet;
 

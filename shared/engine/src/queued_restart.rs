@@ -1,5 +1,5 @@
 //! Restarting a stage of a completed execution whose pipeline has no free concurrency slot
-//! (semantics §3.13, "if the pipeline must queue"): the execution shows NOT_STARTED and
+//! (Orca's `RestartStageHandler`, when the pipeline must queue): the execution shows NOT_STARTED and
 //! remembers the restart until a slot frees, then the restart is applied as if it had just
 //! arrived.
 

@@ -1,4 +1,4 @@
-//! Starting and ending single stages (semantics §3.4–3.6).
+//! Starting and ending single stages (Orca's `StartStageHandler`, `CompleteStageHandler`).
 
 use gennaker_model::json::bool_field;
 use gennaker_model::{Execution, ExecutionStatus, StageExecution};
@@ -16,7 +16,7 @@ pub(crate) struct StageResult<'a> {
     pub outputs: &'a Map<String, Value>,
 }
 
-/// Orca never copies the stage timeout into pipeline-scoped outputs (§3.5).
+/// Orca never copies the stage timeout into pipeline-scoped outputs (Orca's `RunTaskHandler`).
 const NEVER_AN_OUTPUT: &str = "stageTimeoutMs";
 
 /// Starts every NOT_STARTED top-level stage whose requisites all completed in a way that
@@ -71,7 +71,8 @@ pub(crate) fn start_ready_stages(
     }
 }
 
-/// `failOnFailedExpressions` with a failed expression in the stage's context (§6.5).
+/// `failOnFailedExpressions` with a failed expression in the stage's context (Orca's
+/// `CompleteStageHandler`).
 fn fails_on_failed_expressions(context: &Map<String, Value>) -> bool {
     let failed =
         matches!(context.get(SUMMARY_KEY), Some(Value::Object(summary)) if !summary.is_empty());
@@ -102,7 +103,7 @@ fn fail_before_running(stage: &mut StageExecution, now: i64) {
 /// Where Spinnaker records failed expressions of a stage.
 const SUMMARY_KEY: &str = "expressionEvaluationSummary";
 
-/// SKIPPED without running (§3.8): it starts and ends at once and lets downstream run.
+/// SKIPPED without running (Orca's `SkipStageHandler`): it starts and ends at once and lets downstream run.
 fn skip_stage(stage: &mut StageExecution, now: i64) {
     stage.start_time = Some(now);
     end_stage(stage, ExecutionStatus::Skipped, now);
@@ -186,7 +187,8 @@ fn timed_out_successfully(result: &StageResult, context: &Map<String, Value>) ->
         && bool_field(context, "markSuccessfulOnTimeout") == Some(true)
 }
 
-/// Orca's `StageExecution.failureStatus(default)` (§3.5): "ignore the failure" beats
+/// Orca's `StageExecution.failureStatus(default)` (docs/spinnaker-behaviour.md,
+/// "Stage failure options"): "ignore the failure" beats
 /// "halt this branch", which beats the default halt of the whole pipeline.
 fn failure_status(default: ExecutionStatus, context: &Map<String, Value>) -> ExecutionStatus {
     if bool_field(context, "continuePipeline") == Some(true) {

@@ -1,6 +1,7 @@
 //! Property tests: random DAGs, random worker outcomes and failure options, random completion
 //! order with duplicate and stale deliveries, checked against an oracle written straight from
-//! the tables of semantics §3.6/§3.7.
+//! the tables of docs/spinnaker-behaviour.md ("Stage failure options", "Final status of an
+//! execution").
 
 mod common;
 
@@ -89,7 +90,8 @@ fn stage_json(index: usize, plan: &StagePlan) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------
-// The oracle: the §3.6 failure-option matrix and the §3.7 final-status table, on plain data.
+// The oracle: docs/spinnaker-behaviour.md's failure-option and final-status tables, on plain
+// data.
 
 fn is_true(flag: &Option<Value>) -> bool {
     matches!(flag, Some(Value::Bool(true))) || matches!(flag, Some(Value::String(s)) if s == "true")
@@ -100,7 +102,7 @@ fn is_false(flag: &Option<Value>) -> bool {
         || matches!(flag, Some(Value::String(s)) if s == "false")
 }
 
-/// §3.6 matrix: the status a stage ends with.
+/// "Stage failure options": the status a stage ends with.
 fn oracle_stage_status(plan: &StagePlan) -> ExecutionStatus {
     let failed = plan.reported == Terminal || plan.reported == Canceled;
     if !failed {
@@ -134,7 +136,7 @@ fn oracle_reachable(plans: &[StagePlan]) -> Vec<bool> {
     reachable
 }
 
-/// §3.7: the first halting stage decides (the pipeline ends at once, the rest is canceled);
+/// "Final status of an execution": the first halting stage decides (the pipeline ends at once, the rest is canceled);
 /// otherwise all-success -> SUCCEEDED, stopped branches -> SUCCEEDED or, with
 /// completeOtherBranchesThenFail on a stopped stage, TERMINAL.
 fn oracle_final_status(

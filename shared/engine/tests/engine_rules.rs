@@ -1,4 +1,5 @@
-//! Focused tests of the scheduling rules (semantics §3.3–3.7).
+//! Focused tests of the scheduling rules (Orca's `StartExecutionHandler`, `StartStageHandler`,
+//! `CompleteStageHandler`, `CompleteExecutionHandler`).
 
 mod common;
 

@@ -1,4 +1,5 @@
-//! Skipping, cancel, pause/resume and restart (semantics §3.4, §3.8, §3.11–3.13).
+//! Skipping, cancel, pause/resume and restart (Orca's `SkipStageHandler`, `CancelExecutionHandler`,
+//! `PauseStageHandler`, `ResumeStageHandler`, `RestartStageHandler`).
 
 mod common;
 

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::ast::*;
 use crate::context::EvaluationContext;
 use crate::error::{ErrorKind, ExpressionError, Result};
+use crate::java_time;
 use crate::javatypes::{self, JavaType};
 use crate::limits::MAX_EVALUATION_STEPS;
 use crate::ops;
@@ -686,6 +687,6 @@ pub fn to_json(value: &Val<'_>, ctx: &EvaluationContext<'_>) -> Value {
         Val::Root => ctx.root_as_json(),
         Val::Type(ty) => Value::String(ty.class_name().to_string()),
         Val::Date(ms) => Value::from(*ms),
-        other => Value::String(javatypes::temporal_to_string(other).unwrap_or_default()),
+        other => Value::String(java_time::temporal_to_string(other).unwrap_or_default()),
     }
 }

@@ -13,6 +13,7 @@ use crate::javatypes::{self, is_blocked_method};
 use crate::ops::{self, bounded, to_java_string};
 use crate::regex_support;
 use crate::value::Val;
+use crate::{java_random, java_time};
 
 fn no_such_method(name: &str, args: &[Val<'_>], target: &Val<'_>) -> ExpressionError {
     let types: Vec<&str> = args.iter().map(Val::type_name).collect();
@@ -125,7 +126,8 @@ pub(crate) fn call_method<'a>(
                 None => Err(no_such_method(name, args, target)),
             }
         }
-        other => javatypes::call_temporal_method(other, name, args)
+        other => java_time::call_temporal_method(other, name, args)
+            .or_else(|| java_random::call_random_method(other, name, args))
             .unwrap_or_else(|| Err(no_such_method(name, args, other))),
     }
 }

@@ -74,7 +74,7 @@ fn write_java_string(value: &Val<'_>, out: &mut String, depth: usize) {
             out.push_str("class ");
             out.push_str(ty.class_name());
         }
-        other => out.push_str(&crate::javatypes::temporal_to_string(other).unwrap_or_default()),
+        other => out.push_str(&crate::java_time::temporal_to_string(other).unwrap_or_default()),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Concurrency limits of a pipeline config (semantics §2.1): `limitConcurrent`,
+//! Concurrency limits of a pipeline config (Front50's `Pipeline`, Orca's
+//! `StartWaitingExecutionsHandler`): `limitConcurrent`,
 //! `maxConcurrentExecutions` and `keepWaitingPipelines`, as a pure ledger of which
 //! executions hold a slot and which wait. The store keeps one ledger per config and changes
 //! it with conditional writes, so two executions finishing at once cannot lose a wake-up.

@@ -1,4 +1,4 @@
-//! Quartz cron expressions of `cron` triggers (semantics §7.3), checked with the `croner`
+//! Quartz cron expressions of `cron` triggers (Echo's scheduler: `PipelineConfigsPollingJob`), checked with the `croner`
 //! crate (no home-made parser): 6 or 7 fields `sec min hour day-of-month month day-of-week
 //! [year]`, `?` required in exactly one of the two day fields (as Quartz requires), Quartz
 //! weekday numbers (1 = Sunday), `L`, `W`, `#`, ranges, lists and steps such as `0/5`.

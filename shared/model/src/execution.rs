@@ -153,7 +153,8 @@ impl Execution {
 
     /// `key` from the `outputs` of the nearest upstream stage that has it (breadth first
     /// over `requisiteStageRefIds`), as Orca's context lookup falls back to ancestors'
-    /// outputs (semantics §3.14).
+    /// outputs (Orca's `StageContext`; docs/spinnaker-behaviour.md, "Reading a value from
+    /// upstream stages").
     pub fn ancestor_output(&self, stage: &StageExecution, key: &str) -> Option<&Value> {
         let mut seen: Vec<&str> = vec![stage.ref_id.as_str()];
         let mut frontier: std::collections::VecDeque<&str> = stage

@@ -1,4 +1,5 @@
-//! Execution windows (`restrictExecutionDuringTimeWindow`, semantics §2.2 and §4.12): a stage
+//! Execution windows (`restrictExecutionDuringTimeWindow`, Orca's
+//! `RestrictExecutionDuringTimeWindow`): a stage
 //! may only start inside its allowed days and hours, in a configured time zone (Orca's
 //! default America/Los_Angeles), optionally after a random jitter.
 

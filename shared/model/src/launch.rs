@@ -1,5 +1,5 @@
 //! Turning a pipeline config and a trigger into a NOT_STARTED execution (Orca's
-//! `ExecutionLauncher` + `PipelineBuilder`, semantics §3.1).
+//! `ExecutionLauncher` + `PipelineBuilder`).
 
 use gennaker_expressions::{EvaluationContext, evaluate_pipeline_at_trigger};
 use serde_json::{Map, Value};
@@ -163,7 +163,7 @@ pub fn build_execution(
     }
 }
 
-/// Semantics §3.1.5: the config's expressions are evaluated at trigger time against the
+/// As Orca's `ExecutionLauncher` does, the config's expressions are evaluated at trigger time against the
 /// trigger and its parameters — all but `stages` with `spelEvaluator: v4` (each stage is
 /// evaluated when it starts), everything with v3. What cannot be evaluated yet stays as
 /// written and is evaluated again when its stage starts.

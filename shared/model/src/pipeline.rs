@@ -123,7 +123,7 @@ impl PipelineConfig {
     }
 
     /// The stages as Orca plans them. When no stage has a `refId` the pipeline is linear:
-    /// stages get refIds "0", "1", … and each requires the previous one (semantics §3.1.4).
+    /// stages get refIds "0", "1", … and each requires the previous one (Orca's `ExecutionLauncher`).
     pub fn stages(&self) -> Vec<StageConfig> {
         let raw: Vec<&Map<String, Value>> = array_field(&self.document, "stages")
             .iter()

@@ -1,5 +1,5 @@
-//! The EventBridge Scheduler schedules a pipeline's `cron` triggers need (semantics §7.3:
-//! Echo keeps one Quartz job per enabled cron trigger of an enabled pipeline). Pure: the
+//! The EventBridge Scheduler schedules a pipeline's `cron` triggers need (Echo's
+//! `PipelineConfigsPollingJob` keeps one Quartz job per enabled cron trigger of an enabled pipeline). Pure: the
 //! config-sync function makes the Scheduler match [`desired_schedules`], and the triggers
 //! function reads the fired message back with [`CronFire`].
 

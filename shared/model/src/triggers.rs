@@ -1,4 +1,4 @@
-//! Matching events against pipeline triggers (semantics §2.3, §7.4): pure rules shared by the
+//! Matching events against pipeline triggers (Echo's `WebhookEventHandler`): pure rules shared by the
 //! webhook route and the triggers function.
 //!
 //! Webhook `payloadConstraints` (`{key: regex}`): a key that is a top-level payload key

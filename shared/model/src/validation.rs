@@ -227,7 +227,7 @@ fn index_ref_ids<'a>(
         let ref_id = stage.config.ref_id.as_str();
         if ref_id.is_empty() {
             // Only reachable when some stages have refIds and others do not; the linear
-            // rule (§3.1.4) applies only when none has one.
+            // rule (Orca's `ExecutionLauncher`) applies only when none has one.
             errors.push(error(
                 stage.field("refId"),
                 format!(

@@ -1,5 +1,5 @@
 //! Which notifications a lifecycle event fires (Echo's AbstractEventNotificationAgent,
-//! semantics §7.2, and the manual judgment notifications of §4.2).
+//! and the manual judgment notifications of Orca's `ManualJudgmentStage`).
 
 use serde_json::{Map, Value, json};
 
@@ -61,7 +61,7 @@ pub fn plan(
     }
 }
 
-/// Application-level entries merged into an execution's (semantics §2.5): an execution entry
+/// Application-level entries merged into an execution's (Echo's `NotificationService`): an execution entry
 /// with the same type and address takes over the `when` values both name; what is left of the
 /// application entry still applies.
 pub fn merge_application_notifications(execution: &[Value], application: &[Value]) -> Vec<Value> {

@@ -1,4 +1,4 @@
-//! Notifications (Spinnaker's Echo notification agents, semantics §2.5, §7.1, §7.2), pure:
+//! Notifications (Echo's `AbstractEventNotificationAgent` and its subclasses), pure:
 //! which notifications a lifecycle event fires ([`plan`]), with application-level
 //! notifications merged in ([`merge_application_notifications`]), their texts (custom
 //! `message` per `when`, evaluated as pipeline expressions) and link to the execution in the

@@ -1,4 +1,4 @@
-//! The dispatch rules of Echo's notification agents (semantics §2.5, §7.2, §4.2), the texts
+//! The dispatch rules of Echo's notification agents (`AbstractEventNotificationAgent`), the texts
 //! and the channel payloads.
 
 use gennaker_notify::{Outgoing, execution_link, merge_application_notifications, payload, plan};

@@ -1,5 +1,5 @@
-//! Outbound HTTP for stages that call out (webhook, Jenkins): the URL rules of semantics
-//! §6.4, enforced on the URL text and on every address a host resolves to, and a client
+//! Outbound HTTP for stages that call out (webhook, Jenkins): the URL rules of Orca's
+//! `UserConfiguredUrlRestrictions`, enforced on the URL text and on every address a host resolves to, and a client
 //! that never follows redirects and reads bounded responses.
 
 mod client;

@@ -1,4 +1,4 @@
-//! Which URLs a stage may call: Spinnaker's `UserConfiguredUrlRestrictions` (semantics §6.4),
+//! Which URLs a stage may call: Spinnaker's `UserConfiguredUrlRestrictions`,
 //! the same rules `#fromUrl` follows, plus private ranges refused unless configured.
 //!
 //! A URL is checked twice: its text before the request ([`UrlRules::check`]), and every

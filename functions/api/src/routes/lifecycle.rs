@@ -167,7 +167,7 @@ pub struct ExecutionsQuery {
 /// 14-day rule.
 const READ_PER_CONFIG_CAP: usize = 100;
 
-/// `GET /executions?pipelineConfigIds=|executionIds=&limit=&statuses=&expand=` (gate-api §4).
+/// `GET /executions?pipelineConfigIds=|executionIds=&limit=&statuses=&expand=` (Gate's `ExecutionsController`).
 pub async fn list_executions(
     State(state): State<AppState>,
     Query(query): Query<ExecutionsQuery>,

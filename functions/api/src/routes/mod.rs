@@ -1,6 +1,7 @@
 pub mod applications;
 pub mod bakery;
 pub mod builds;
+pub mod configs;
 pub mod credentials;
 pub mod cron;
 pub mod execution_reads;
@@ -13,8 +14,10 @@ pub mod lifecycle;
 pub mod network;
 pub mod notifications;
 pub mod openapi;
-pub mod pipeline_admin;
 pub mod pipeline_configs;
+pub mod pipelines;
+pub mod reorder;
+pub mod strategies;
 pub mod tasks;
 pub mod webhooks;
 

@@ -1,49 +1,15 @@
-//! Pipeline configs (Spinnaker's Front50 through Gate).
+//! Gate's `PipelineConfigController` and an application's pipeline configs: every config,
+//! one config's history, an application's configs and one by name, and the by-name-or-id
+//! lookup a launch uses.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::PipelineConfig;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::body::json_object;
 use crate::error::ApiError;
-use crate::identity::user_name;
-use crate::routes::pipeline_admin::{ConfigKind, save_checked};
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SaveQuery {
-    #[serde(default)]
-    stale_check: Option<String>,
-}
-
-/// `POST /pipelines[?staleCheck=true]`: create or update; 200 with an empty body.
-pub async fn save(
-    State(state): State<AppState>,
-    Query(query): Query<SaveQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let config = PipelineConfig::from_value(Value::Object(json_object(&body, false)?))
-        .map_err(ApiError::bad_request)?;
-    let stale_check = query
-        .stale_check
-        .as_deref()
-        .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
-    save_checked(
-        &state,
-        ConfigKind::Pipeline,
-        config,
-        stale_check,
-        &user_name(&headers),
-    )
-    .await?;
-    Ok(StatusCode::OK)
-}
+use crate::routes::configs::{ConfigKind, HistoryQuery, config_list, config_named, history};
 
 /// `GET /applications/{application}/pipelineConfigs`: the application's configs by `index`.
 pub async fn list(
@@ -62,33 +28,24 @@ pub async fn get_by_name(
     config_named(configs, &name, "Pipeline", &application)
 }
 
-/// Configs as Gate lists them.
-pub(crate) fn config_list(configs: Vec<PipelineConfig>) -> Json<Value> {
-    Json(Value::Array(
+/// `GET /pipelineConfigs`: every pipeline config of every application.
+pub async fn list_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let configs = state.store.list_all_pipelines().await?;
+    Ok(Json(Value::Array(
         configs
             .into_iter()
             .map(PipelineConfig::into_value)
             .collect(),
-    ))
+    )))
 }
 
-/// The config whose name equals `name` exactly, else Gate's 404 ("Pipeline config …" or
-/// "Strategy config …").
-pub(crate) fn config_named(
-    configs: Vec<PipelineConfig>,
-    name: &str,
-    kind: &str,
-    application: &str,
+/// `GET /pipelineConfigs/{id}/history?limit=20`: saved revisions, newest first.
+pub async fn pipeline_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    configs
-        .into_iter()
-        .find(|config| config.name() == Some(name))
-        .map(|config| Json(config.into_value()))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "{kind} config (id: {name}) not found for Application (id: {application})"
-            ))
-        })
+    history(&state, ConfigKind::Pipeline, &id, &query).await
 }
 
 /// Resolves `nameOrId` as Gate does: by name first, then by id.

@@ -1,4 +1,5 @@
-//! Incoming webhooks (Gate's WebhookController, served by Echo; semantics §7.4):
+//! Incoming webhooks (Gate's WebhookController, served by Echo's
+//! `WebhooksController`):
 //! `POST /webhooks/webhook/{source}` starts every enabled pipeline with an enabled webhook
 //! trigger on that source whose payload constraints match (and whose shared secret, when
 //! it has one, signed the body).

@@ -1,23 +1,20 @@
-//! Pipeline and strategy config administration (Gate's PipelineController,
-//! PipelineConfigController, StrategyController and ReorderPipelinesController, which Front50
-//! serves): the checked save every write path shares, update by id, delete by name, history,
-//! bulk save, reorder, the cross-application listing and strategy configs.
+//! What every pipeline and strategy config route shares (Front50's config store as Gate
+//! exposes it): the checked save every write path makes, update by id, delete by name,
+//! history, and the listing and by-name lookup.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::PipelineConfig;
 use gennaker_model::application::application_name_problem;
 use gennaker_model::validation::{SiblingPipeline, validate_pipeline};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::user_name;
-use crate::routes::pipeline_configs::{config_list, config_named};
 
 /// A config is stored as one DynamoDB item (limit 400 KB, with its keys and history copy).
 const MAX_CONFIG_BYTES: usize = 300_000;
@@ -37,14 +34,14 @@ pub(crate) enum ConfigKind {
 }
 
 impl ConfigKind {
-    fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             ConfigKind::Pipeline => "pipeline",
             ConfigKind::Strategy => "strategy",
         }
     }
 
-    async fn list(
+    pub(crate) async fn list(
         self,
         state: &AppState,
         application: &str,
@@ -55,14 +52,18 @@ impl ConfigKind {
         })
     }
 
-    async fn application_of(self, state: &AppState, id: &str) -> Result<Option<String>, ApiError> {
+    pub(crate) async fn application_of(
+        self,
+        state: &AppState,
+        id: &str,
+    ) -> Result<Option<String>, ApiError> {
         Ok(match self {
             ConfigKind::Pipeline => state.store.find_pipeline_application(id).await?,
             ConfigKind::Strategy => state.store.find_strategy_application(id).await?,
         })
     }
 
-    async fn history(
+    pub(crate) async fn history(
         self,
         state: &AppState,
         id: &str,
@@ -74,7 +75,12 @@ impl ConfigKind {
         })
     }
 
-    async fn delete(self, state: &AppState, application: &str, id: &str) -> Result<bool, ApiError> {
+    pub(crate) async fn delete(
+        self,
+        state: &AppState,
+        application: &str,
+        id: &str,
+    ) -> Result<bool, ApiError> {
         Ok(match self {
             ConfigKind::Pipeline => state.store.delete_pipeline(application, id).await?,
             ConfigKind::Strategy => state.store.delete_strategy(application, id).await?,
@@ -174,7 +180,7 @@ fn check_storable(config: &PipelineConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn short(value: &Value) -> String {
+pub(crate) fn short(value: &Value) -> String {
     let text = value.to_string();
     match text.char_indices().nth(40) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -198,12 +204,12 @@ fn check_not_stale(config: &PipelineConfig, stored: &[PipelineConfig]) -> Result
     Ok(())
 }
 
-fn parse_config(body: &Bytes) -> Result<PipelineConfig, ApiError> {
+pub(crate) fn parse_config(body: &Bytes) -> Result<PipelineConfig, ApiError> {
     PipelineConfig::from_value(Value::Object(json_object(body, false)?))
         .map_err(ApiError::bad_request)
 }
 
-fn is_true(flag: Option<&str>) -> bool {
+pub(crate) fn is_true(flag: Option<&str>) -> bool {
     flag.is_some_and(|flag| flag.trim().eq_ignore_ascii_case("true"))
 }
 
@@ -211,40 +217,10 @@ fn is_true(flag: Option<&str>) -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct StaleCheckQuery {
     #[serde(default)]
-    stale_check: Option<String>,
+    pub(crate) stale_check: Option<String>,
 }
 
-/// `PUT /pipelines/{id}` (Deck's rename): the body replaces the config with that id; answers
-/// the stored config.
-pub async fn update_pipeline(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<StaleCheckQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    update(
-        &state,
-        ConfigKind::Pipeline,
-        &id,
-        is_true(query.stale_check.as_deref()),
-        &headers,
-        &body,
-    )
-    .await
-}
-
-/// `PUT /strategies/{id}`
-pub async fn update_strategy(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    update(&state, ConfigKind::Strategy, &id, false, &headers, &body).await
-}
-
-async fn update(
+pub(crate) async fn update(
     state: &AppState,
     kind: ConfigKind,
     id: &str,
@@ -282,24 +258,7 @@ async fn update(
     Ok(Json(stored.into_value()))
 }
 
-/// `DELETE /pipelines/{application}/{pipelineName}`: by name, trimmed and case-insensitive;
-/// an unknown name is a no-op. 200 with an empty body.
-pub async fn delete_pipeline(
-    State(state): State<AppState>,
-    Path((application, name)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    delete_by_name(&state, ConfigKind::Pipeline, &application, &name).await
-}
-
-/// `DELETE /strategies/{application}/{strategyName}`
-pub async fn delete_strategy(
-    State(state): State<AppState>,
-    Path((application, name)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    delete_by_name(&state, ConfigKind::Strategy, &application, &name).await
-}
-
-async fn delete_by_name(
+pub(crate) async fn delete_by_name(
     state: &AppState,
     kind: ConfigKind,
     application: &str,
@@ -318,24 +277,13 @@ async fn delete_by_name(
     Ok(StatusCode::OK)
 }
 
-/// `GET /pipelineConfigs`: every pipeline config of every application.
-pub async fn list_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let configs = state.store.list_all_pipelines().await?;
-    Ok(Json(Value::Array(
-        configs
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
-    )))
-}
-
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
     limit: Option<usize>,
 }
 
 impl HistoryQuery {
-    fn limit(&self) -> Result<usize, ApiError> {
+    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
         match self.limit {
             None => Ok(DEFAULT_HISTORY_LIMIT),
             Some(limit) if (1..=MAX_HISTORY_LIMIT).contains(&limit) => Ok(limit),
@@ -347,25 +295,7 @@ impl HistoryQuery {
     }
 }
 
-/// `GET /pipelineConfigs/{id}/history?limit=20`: saved revisions, newest first.
-pub async fn pipeline_history(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
-    history(&state, ConfigKind::Pipeline, &id, &query).await
-}
-
-/// `GET /strategyConfigs/{id}/history?limit=20`
-pub async fn strategy_history(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
-    history(&state, ConfigKind::Strategy, &id, &query).await
-}
-
-async fn history(
+pub(crate) async fn history(
     state: &AppState,
     kind: ConfigKind,
     id: &str,
@@ -384,194 +314,33 @@ async fn history(
     )))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct BulkSaveQuery {
-    application: Option<String>,
-}
-
-/// `POST /pipelines/bulksave?application=`: saves each config of the array on its own and
-/// reports, as Front50 does, which were saved and why the others were not.
-pub async fn bulk_save(
-    State(state): State<AppState>,
-    Query(query): Query<BulkSaveQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let configs = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(configs)) => configs,
-        Ok(_) => {
-            return Err(ApiError::invalid_field(
-                "body",
-                "the request body must be a JSON array of pipeline configs",
-            ));
-        }
-        Err(error) => {
-            return Err(ApiError::invalid_field(
-                "body",
-                format!("the request body is not valid JSON: {error}"),
-            ));
-        }
-    };
-    let user = user_name(&headers);
-    let (mut saved, mut failed) = (Vec::new(), Vec::new());
-    for (position, config) in configs.into_iter().enumerate() {
-        let outcome = match PipelineConfig::from_value(config.clone()) {
-            Ok(mut config) => {
-                if let Some(application) = &query.application
-                    && config.application().is_none()
-                {
-                    config.set("application", Value::String(application.clone()));
-                }
-                save_checked(&state, ConfigKind::Pipeline, config, false, &user).await
-            }
-            Err(reason) => Err(ApiError::invalid_field(&format!("[{position}]"), reason)),
-        };
-        match outcome {
-            Ok(config) => saved.push(Value::String(config.name().unwrap_or_default().to_string())),
-            Err(error) if error.status.is_client_error() => {
-                let mut report = Map::new();
-                if let Value::Object(config) = &config {
-                    for key in ["id", "name", "application"] {
-                        if let Some(value) = config.get(key) {
-                            report.insert(key.to_string(), value.clone());
-                        }
-                    }
-                }
-                report.insert("errorMsg".to_string(), Value::String(error.message));
-                failed.push(Value::Object(report));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(Json(json!({
-        "successful_pipelines_count": saved.len(),
-        "successful_pipelines": saved,
-        "failed_pipelines_count": failed.len(),
-        "failed_pipelines": failed,
-    })))
-}
-
-/// `POST /actions/pipelines/reorder` `{application, idsToIndices: {id: index}}`: sets the
-/// `index` of the named configs (ids of other applications are ignored). 200, empty body.
-pub async fn reorder_pipelines(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    reorder(&state, ConfigKind::Pipeline, &headers, &body).await
-}
-
-/// `POST /actions/strategies/reorder`
-pub async fn reorder_strategies(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    reorder(&state, ConfigKind::Strategy, &headers, &body).await
-}
-
-async fn reorder(
-    state: &AppState,
-    kind: ConfigKind,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<StatusCode, ApiError> {
-    let request = json_object(body, false)?;
-    let application = match request.get("application") {
-        Some(Value::String(application)) if application_name_problem(application).is_none() => {
-            application.clone()
-        }
-        Some(Value::String(application)) => {
-            return Err(ApiError::invalid_field(
-                "application",
-                application_name_problem(application).unwrap_or_default(),
-            ));
-        }
-        _ => {
-            return Err(ApiError::invalid_field(
-                "application",
-                "a reorder needs the 'application' it applies to",
-            ));
-        }
-    };
-    let Some(Value::Object(indices)) = request.get("idsToIndices") else {
-        return Err(ApiError::invalid_field(
-            "idsToIndices",
-            "a reorder needs 'idsToIndices', an object of id: index",
-        ));
-    };
-    let mut wanted = Vec::with_capacity(indices.len());
-    for (id, index) in indices {
-        match index.as_u64() {
-            Some(index) => wanted.push((id.clone(), index)),
-            None => {
-                return Err(ApiError::invalid_field(
-                    &format!("idsToIndices.{id}"),
-                    format!(
-                        "an index must be a non-negative integer, got {}",
-                        short(index)
-                    ),
-                ));
-            }
-        }
-    }
-    let user = user_name(headers);
-    let configs = kind.list(state, &application).await?;
-    for (id, index) in wanted {
-        let Some(config) = configs
-            .iter()
-            .find(|config| config.id() == Some(id.as_str()))
-        else {
-            continue;
-        };
-        if config.index() == Some(index as i64) {
-            continue;
-        }
-        let mut config = config.clone();
-        config.set("index", Value::from(index));
-        match kind {
-            ConfigKind::Pipeline => state.store.save_pipeline(config, &user).await?,
-            ConfigKind::Strategy => state.store.save_strategy(config, &user).await?,
-        };
-    }
-    Ok(StatusCode::OK)
-}
-
-/// `POST /strategies`: create or update a strategy config; 200 with an empty body.
-pub async fn save_strategy(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let config = parse_config(&body)?;
-    save_checked(
-        &state,
-        ConfigKind::Strategy,
-        config,
-        false,
-        &user_name(&headers),
-    )
-    .await?;
-    Ok(StatusCode::OK)
-}
-
-/// `GET /applications/{application}/strategyConfigs`
-pub async fn list_strategies(
-    State(state): State<AppState>,
-    Path(application): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(config_list(
-        state.store.list_strategies(&application).await?,
+/// Configs as Gate lists them.
+pub(crate) fn config_list(configs: Vec<PipelineConfig>) -> Json<Value> {
+    Json(Value::Array(
+        configs
+            .into_iter()
+            .map(PipelineConfig::into_value)
+            .collect(),
     ))
 }
 
-/// `GET /applications/{application}/strategyConfigs/{strategyName}`: exact name, else 404.
-pub async fn get_strategy(
-    State(state): State<AppState>,
-    Path((application, name)): Path<(String, String)>,
+/// The config whose name equals `name` exactly, else Gate's 404 ("Pipeline config …" or
+/// "Strategy config …").
+pub(crate) fn config_named(
+    configs: Vec<PipelineConfig>,
+    name: &str,
+    kind: &str,
+    application: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let configs = state.store.list_strategies(&application).await?;
-    config_named(configs, &name, "Strategy", &application)
+    configs
+        .into_iter()
+        .find(|config| config.name() == Some(name))
+        .map(|config| Json(config.into_value()))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{kind} config (id: {name}) not found for Application (id: {application})"
+            ))
+        })
 }
 
 #[cfg(test)]

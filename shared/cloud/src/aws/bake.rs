@@ -9,7 +9,7 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types as ec2;
 use base64::Engine;
 
-use crate::aws::{CloudError, RegionClients, aws_error, image};
+use super::{CloudError, RegionClients, aws_error, filter, image};
 use crate::bake::{BUILDER_INSTANCE_TAG, BUILDER_TOKEN_TAG, SIGNAL_TAG};
 use crate::server_group::Image;
 
@@ -62,10 +62,6 @@ fn tag_specification(
                 .collect(),
         ))
         .build()
-}
-
-fn filter(name: &str, value: &str) -> ec2::Filter {
-    ec2::Filter::builder().name(name).values(value).build()
 }
 
 fn builder_of(instance: &ec2::Instance) -> Builder {
