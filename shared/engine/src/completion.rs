@@ -34,6 +34,27 @@ pub(crate) fn final_status(execution: &Execution) -> Option<ExecutionStatus> {
     }
 }
 
+/// Completes the execution once no stage runs any more. After a restart, a branch that ended
+/// CANCELED or TERMINAL in the earlier run must not stop the restarted stage: as in Orca's
+/// `RestartStageHandler`, the restarted stage runs when its own upstream stages allow it, and
+/// the old halt decides the outcome only when everything that can run has run (a join below
+/// it then never starts).
+pub(crate) fn complete_when_nothing_runs(
+    execution: &mut Execution,
+    now: i64,
+    effects: &mut Vec<Effect>,
+) {
+    let running = execution
+        .top_level_stages()
+        .any(|stage| stage.status == ExecutionStatus::Running);
+    if running {
+        return;
+    }
+    if let Some(status) = final_status(execution) {
+        complete_execution(execution, status, now, effects);
+    }
+}
+
 /// "Halt this branch" ends SUCCEEDED, unless a stopped stage asked to fail the pipeline
 /// once the other branches complete.
 fn status_after_stopped_branches(execution: &Execution) -> ExecutionStatus {

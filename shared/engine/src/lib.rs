@@ -251,7 +251,16 @@ fn finish_stage(
     if final_status.satisfies_downstream() {
         stages::start_ready_stages(execution, conditions, now, effects);
     }
-    complete_if_done(execution, now, effects);
+    if matches!(
+        final_status,
+        ExecutionStatus::Terminal | ExecutionStatus::Canceled
+    ) {
+        // A stage that fails or is canceled now halts the execution: what still runs is
+        // canceled (Orca's `CompleteStageHandler` sends `CompleteExecution` at once).
+        complete_if_done(execution, now, effects);
+    } else {
+        completion::complete_when_nothing_runs(execution, now, effects);
+    }
 }
 
 /// Completes the execution once its final status is known (Orca's `CompleteExecutionHandler`).

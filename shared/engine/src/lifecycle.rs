@@ -158,9 +158,7 @@ pub(crate) fn restart_stage(
             },
         );
     }
-    if let Some(status) = completion::final_status(execution) {
-        completion::complete_execution(execution, status, now, effects);
-    }
+    completion::complete_when_nothing_runs(execution, now, effects);
 }
 
 fn reopen(execution: &mut Execution) {

@@ -316,6 +316,48 @@ fn restarting_a_stage_of_a_finished_execution_reruns_it_and_its_downstream() {
     );
 }
 
+/// start → [judgment ‖ wait] → join; the judgment says stop while the wait runs, so the wait
+/// ends CANCELED. Restarting the judgment runs it again (it is not canceled at once by its
+/// canceled sibling); the join never runs over the canceled wait, so the execution ends
+/// CANCELED once the judgment has run.
+#[test]
+fn a_restarted_stage_runs_again_whatever_a_sibling_branch_ended() {
+    let execution = started(vec![
+        stage("1", &[], json!({})),
+        stage("2", &["1"], json!({"type": "manualJudgment"})),
+        stage("3", &["1"], json!({"type": "wait"})),
+        stage("4", &["2", "3"], json!({})),
+    ]);
+    let (execution, _) = apply(execution, &finished("1", 1, Succeeded, 20));
+    let (execution, _) = apply(execution, &finished("2", 1, Terminal, 30));
+    assert_eq!(execution.status, Terminal);
+    assert_eq!(status_of(&execution, "3"), Canceled);
+
+    let (execution, effects) = apply(execution, &restart("2", 40));
+    assert_eq!(execution.status, Running);
+    assert_eq!(status_of(&execution, "2"), Running);
+    assert!(effects.contains(&start("2", 2)), "{effects:?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::CompleteExecution { .. })),
+        "{effects:?}"
+    );
+
+    let (execution, effects) = apply(execution, &finished("2", 2, Succeeded, 50));
+    assert_eq!(status_of(&execution, "2"), Succeeded);
+    assert_eq!(
+        status_of(&execution, "4"),
+        NotStarted,
+        "the join waits for 3"
+    );
+    assert_eq!(execution.status, Canceled);
+    assert_eq!(
+        effects,
+        vec![Effect::CompleteExecution { status: Canceled }]
+    );
+}
+
 #[test]
 fn restarting_moves_the_exception_into_restart_details_and_resets_completed_descendants() {
     let execution = started(vec![
