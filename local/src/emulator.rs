@@ -1,23 +1,55 @@
 //! The local AWS emulator (moto server): installed into a project-local virtualenv on first
 //! use, started as a child process bound to 127.0.0.1, stopped with its owner.
+//!
+//! moto runs through `local/src/moto_server.py`, which applies the fixes of
+//! `local/src/moto_fixes/` (speed and bounded memory, written for exactly the pinned moto
+//! release) unless `GENNAKER_MOTO_FIXES=0` asks for stock moto.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStderr, Command};
 
-/// The moto release Gennaker is tested against (see `../shared/research/emulators.md`).
+/// The moto release Gennaker is tested against (see `../shared/research/emulators.md`);
+/// `local/src/moto_fixes` refuses to patch any other.
 const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
-/// Starts moto's server with its request-id rewrite kept to XML responses.
-const MOTO_SERVER: &str = include_str!("moto_server.py");
+/// The last lines of the emulator's error output kept to explain a failed start.
+const STDERR_LINES_KEPT: usize = 20;
 
 /// A running emulator; dropping it kills the process.
 pub struct Emulator {
     child: Child,
     endpoint: String,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// How the emulator is started.
+#[derive(Debug, Clone)]
+pub struct EmulatorSettings {
+    /// moto with `local/src/moto_fixes` applied (the default), or stock moto.
+    pub moto_fixes: bool,
+    /// How long finished Step Functions executions and similar state are kept (the
+    /// emulator's default, an hour, when `None`).
+    pub retention: Option<Duration>,
+}
+
+impl EmulatorSettings {
+    /// The settings the environment asks for: `GENNAKER_MOTO_FIXES=0` for stock moto,
+    /// `GENNAKER_EMULATOR_RETENTION_SECONDS` for the retention.
+    pub fn from_env() -> Self {
+        Self {
+            moto_fixes: std::env::var("GENNAKER_MOTO_FIXES").map_or(true, |value| value != "0"),
+            retention: std::env::var("GENNAKER_EMULATOR_RETENTION_SECONDS")
+                .ok()
+                .and_then(|seconds| seconds.parse().ok())
+                .map(Duration::from_secs),
+        }
+    }
 }
 
 /// Where Gennaker keeps its local state: `$GENNAKER_HOME`, else `.gennaker` in the project.
@@ -74,30 +106,41 @@ fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
 
 impl Emulator {
     /// Installs (if needed) and starts moto on a free loopback port, with Step Functions
-    /// execution switched on.
+    /// execution switched on, as the environment asks ([`EmulatorSettings::from_env`]).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(EmulatorSettings::from_env()).await
+    }
+
+    /// Installs (if needed) and starts moto with `settings`.
+    pub async fn start_with(settings: EmulatorSettings) -> anyhow::Result<Self> {
         let venv = tokio::task::spawn_blocking(ensure_installed).await??;
         let port = free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        // moto's own server entry point, with one fix applied first (see moto_server.py).
+        // moto's own server entry point, with Gennaker's fixes applied first (see
+        // moto_server.py); run from the source tree so it finds moto_fixes/ beside it.
         let mut command = Command::new(venv.join("bin/python"));
         command
-            .args([
-                "-c",
-                MOTO_SERVER,
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .arg(project_root().join("local/src/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // Step Functions' service integrations call back into moto on this port.
             .env("MOTO_PORT", port.to_string())
+            .env(
+                "GENNAKER_MOTO_FIXES",
+                if settings.moto_fixes { "1" } else { "0" },
+            )
             // The emulator needs no credentials; it never gets the caller's.
             .envs_remove_aws()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
+        match settings.retention {
+            Some(retention) => command.env(
+                "GENNAKER_EMULATOR_RETENTION_SECONDS",
+                retention.as_secs_f64().to_string(),
+            ),
+            None => command.env_remove("GENNAKER_EMULATOR_RETENTION_SECONDS"),
+        };
         // If this process dies without stopping the emulator (SIGKILL, a crash), the kernel
         // stops the emulator too instead of leaving it orphaned.
         // The signal follows the spawning thread: a tokio worker, which lives as long as the
@@ -109,8 +152,16 @@ impl Emulator {
                 Ok(())
             });
         }
-        let child = command.spawn().context("starting moto_server")?;
-        let emulator = Self { child, endpoint };
+        let mut child = command.spawn().context("starting moto_server")?;
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(stderr) = child.stderr.take() {
+            keep_tail(stderr, stderr_tail.clone())?;
+        }
+        let mut emulator = Self {
+            child,
+            endpoint,
+            stderr_tail,
+        };
         emulator.wait_until_ready().await?;
         emulator.enable_state_machine_execution().await?;
         Ok(emulator)
@@ -125,10 +176,18 @@ impl Emulator {
         self.child.id()
     }
 
-    async fn wait_until_ready(&self) -> anyhow::Result<()> {
+    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         let client = reqwest::Client::new();
         loop {
+            if let Some(status) = self.child.try_wait()? {
+                // Let the reader take the last lines (e.g. the fixes refusing another moto).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                bail!(
+                    "the emulator exited with {status} while starting:\n{}",
+                    self.stderr_tail()
+                );
+            }
             let probe = client
                 .get(format!("{}/moto-api/data.json", self.endpoint))
                 .send()
@@ -138,12 +197,18 @@ impl Emulator {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the emulator did not answer on {} within {STARTUP_DEADLINE:?}",
-                    self.endpoint
+                    "the emulator did not answer on {} within {STARTUP_DEADLINE:?}:\n{}",
+                    self.endpoint,
+                    self.stderr_tail()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let lines = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
     /// moto only runs state machine definitions with this switch, which must be set after
@@ -169,6 +234,36 @@ impl Emulator {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// Reads the emulator's error output to its end on a thread of its own (so the emulator
+/// never blocks on a full pipe), keeping the last lines.
+fn keep_tail(stderr: ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    use std::os::fd::AsRawFd;
+    let stderr = stderr.into_owned_fd()?;
+    // tokio made the pipe non-blocking for its reactor; this thread reads it blocking.
+    // SAFETY: fcntl on a descriptor this function owns.
+    unsafe {
+        let flags = libc::fcntl(stderr.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(stderr.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    let stderr = std::fs::File::from(stderr);
+    std::thread::Builder::new()
+        .name("emulator-stderr".to_string())
+        .spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if tail.len() == STDERR_LINES_KEPT {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        })?;
+    Ok(())
 }
 
 /// Removes every `AWS_*` variable from a command's environment.

@@ -8,7 +8,11 @@ an AWS XML error quoted in a stage's answer, say - lost everything from the firs
 <RequestId> to the last </RequestId> and often stopped being JSON. Only moto's own XML
 bodies need the rewrite (in XML, data is escaped as &lt;RequestId&gt; and never matches).
 
-Run as: python -c "<this file>" -H 127.0.0.1 -p PORT (moto_server's arguments).
+Then, unless GENNAKER_MOTO_FIXES=0, the speed and memory fixes of moto_fixes/, and the
+request log of moto_request_log.py when asked for (this file's directory is on sys.path
+when it is run as a script).
+
+Run as: python local/src/moto_server.py -H 127.0.0.1 -p PORT (moto_server's arguments).
 """
 import re
 import sys
@@ -32,6 +36,13 @@ def _enrich_response(headers, body):
 BaseResponse._enrich_response = staticmethod(_enrich_response)
 
 if __name__ == "__main__":
+    import moto_fixes
+    import moto_request_log
+
+    if moto_fixes.enabled():
+        moto_fixes.apply()
+    moto_request_log.apply()
+
     from moto.server import main
 
     sys.exit(main())

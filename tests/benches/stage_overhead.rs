@@ -7,7 +7,9 @@
 //!   machine ended → join's machine started), which must not grow with the DAG beyond what
 //!   reading the execution costs;
 //! - 100 concurrent executions: none lost, none failed;
-//! - peak RSS of local mode (this process + the emulator).
+//! - peak and final RSS of local mode (this process + the emulator);
+//! - with `GENNAKER_EMULATOR_REQUEST_LOG=FILE`, the AWS requests the emulator served during
+//!   the linear pipeline, by operation, per stage.
 //!
 //! Run with `cargo bench -p gennaker-tests --bench stage_overhead` (release build). Under
 //! `cargo test` (no `--bench` argument) it does nothing.
@@ -42,8 +44,10 @@ async fn main() {
         .collect();
     bench.save("linear", stages).await;
     let started = Instant::now();
+    let window_start = unix_seconds();
     let id = bench.run("linear").await;
     let wall = started.elapsed();
+    report_requests(window_start, unix_seconds(), 100);
     let mut gaps = bench.transition_gaps(&id).await;
     println!(
         "100-stage linear pipeline: {:.2} s end to end ({:.0} ms per stage)",
@@ -96,8 +100,13 @@ async fn main() {
     );
     println!(
         "peak RSS: host {} MB, emulator {} MB",
-        peak_rss_mb(None),
-        peak_rss_mb(running.emulator_pid())
+        status_mb(None, "VmHWM:"),
+        status_mb(running.emulator_pid(), "VmHWM:")
+    );
+    println!(
+        "RSS after the benchmark: host {} MB, emulator {} MB",
+        status_mb(None, "VmRSS:"),
+        status_mb(running.emulator_pid(), "VmRSS:")
     );
     running.stop().await;
 }
@@ -317,8 +326,50 @@ fn report(what: &str, samples: &mut [i64]) {
     );
 }
 
-/// VmHWM of a process (this one when `pid` is None), in MB.
-fn peak_rss_mb(pid: Option<u32>) -> u64 {
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// Counts the emulator's request log lines (`<time> <caller> <operation>`) between `from`
+/// and `to`, by caller and operation, per stage.
+fn report_requests(from: f64, to: f64, stages: usize) {
+    let Ok(path) = std::env::var("GENNAKER_EMULATOR_REQUEST_LOG") else {
+        return;
+    };
+    let log = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for line in log.lines() {
+        let mut fields = line.splitn(3, ' ');
+        let (Some(time), Some(caller), Some(operation)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if time
+            .parse::<f64>()
+            .is_ok_and(|time| time >= from && time <= to)
+        {
+            *counts.entry(format!("{caller} {operation}")).or_default() += 1;
+        }
+    }
+    let total: usize = counts.values().sum();
+    println!(
+        "AWS requests during the linear pipeline: {total} ({:.1} per stage)",
+        total as f64 / stages as f64
+    );
+    for (operation, count) in counts {
+        println!(
+            "  {operation}: {count} ({:.2} per stage)",
+            count as f64 / stages as f64
+        );
+    }
+}
+
+/// A memory figure (`VmHWM:` peak, `VmRSS:` now) of a process (this one when `pid` is
+/// None), in MB.
+fn status_mb(pid: Option<u32>, field: &str) -> u64 {
     let path = pid.map_or("/proc/self/status".to_string(), |pid| {
         format!("/proc/{pid}/status")
     });
@@ -327,7 +378,7 @@ fn peak_rss_mb(pid: Option<u32>) -> u64 {
         .and_then(|status| {
             status
                 .lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .map(str::to_string)
         })
         .and_then(|line| {

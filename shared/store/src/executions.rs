@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gennaker_model::json::now_millis;
 use gennaker_model::{Execution, ExecutionStatus, StageExecution};
 use tokio::task::JoinSet;
@@ -114,26 +114,32 @@ impl Store {
     /// last transaction. All conditional on absence: an existing id -> `Conflict`. Items
     /// expire `ttl_seconds` from now.
     pub async fn create_execution(&self, execution: &Execution, ttl_seconds: i64) -> Result<()> {
-        let expires_at = now_millis() / 1000 + ttl_seconds;
         let table = &self.tables.executions;
-        let mut writes = Vec::with_capacity(execution.stages.len() + 1);
+        let writes = Self::new_execution_items(execution, ttl_seconds)?
+            .into_iter()
+            .map(|item| write::put(table, item, NEW_ITEM, Bindings::new().name(PK)))
+            .collect::<Result<Vec<_>>>()?;
+        self.transact_all(writes).await
+    }
+
+    /// The items [`Store::create_execution`] writes for a new execution: its stages in
+    /// order, then its header (for bulk loaders that write them with BatchWriteItem).
+    pub fn new_execution_items(
+        execution: &Execution,
+        ttl_seconds: i64,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>> {
+        let expires_at = now_millis() / 1000 + ttl_seconds;
+        let mut items = Vec::with_capacity(execution.stages.len() + 1);
         for (position, stage) in execution.stages.iter().enumerate() {
-            let stage_item = new_stage_item(&execution.id, stage, position, Some(expires_at))?;
-            writes.push(write::put(
-                table,
-                stage_item,
-                NEW_ITEM,
-                Bindings::new().name(PK),
+            items.push(new_stage_item(
+                &execution.id,
+                stage,
+                position,
+                Some(expires_at),
             )?);
         }
-        let header = header_item(execution, expires_at)?;
-        writes.push(write::put(
-            table,
-            header,
-            NEW_ITEM,
-            Bindings::new().name(PK),
-        )?);
-        self.transact_all(writes).await
+        items.push(header_item(execution, expires_at)?);
+        Ok(items)
     }
 
     /// The execution with all its stages in order, or `None`.
