@@ -11,11 +11,11 @@
 use std::time::{Duration, Instant};
 
 use gennaker_local::{LocalOptions, start};
-use gennaker_model::launch::{Caller, build_execution};
-use gennaker_model::{ExecutionStatus, PipelineConfig};
-use gennaker_store::{Store, Tables};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::task::JoinSet;
+
+#[path = "support/listing_seed.rs"]
+mod listing_seed;
 
 const CONFIGS: usize = 20;
 const SAMPLES: usize = 50;
@@ -40,74 +40,14 @@ async fn main() {
     .expect("local mode");
     let http = reqwest::Client::new();
     let base = running.api_url();
-    for i in 0..CONFIGS {
-        let config = json!({"application": "bench", "name": format!("p{i}"),
-            "stages": [{"refId": "1", "type": "wait", "name": "w", "waitTime": 1},
-                       {"refId": "2", "requisiteStageRefIds": ["1"], "type": "manualJudgment", "name": "j"}]});
-        let response = http
-            .post(format!("{base}/pipelines"))
-            .header("content-type", "application/json")
-            .body(config.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-    }
-    let listed: Vec<Value> = http
-        .get(format!("{base}/applications/bench/pipelineConfigs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let configs: Vec<PipelineConfig> = listed
-        .into_iter()
-        .map(|value| PipelineConfig::from_value(value).unwrap())
-        .collect();
-
-    let table = |id: &str| running.deployment.resource(id).unwrap().ref_value.clone();
-    let store = Store::new(
-        aws_sdk_dynamodb::Client::new(&running.sdk),
-        Tables {
-            applications: table("ApplicationsTable"),
-            pipelines: table("PipelinesTable"),
-            executions: table("ExecutionsTable"),
-        },
-    );
+    let configs = listing_seed::save_configs(&http, &base, "bench", CONFIGS).await;
+    let store = listing_seed::store(&running);
     let started = Instant::now();
     let mut writers = JoinSet::new();
     for writer in 0..WRITERS {
         let (store, configs) = (store.clone(), configs.clone());
         writers.spawn(async move {
-            let now = gennaker_model::json::now_millis();
-            for n in (writer..executions).step_by(WRITERS) {
-                let config = &configs[n % configs.len()];
-                // Spread over the last 30 days, newest last, so the 14-day rule applies.
-                let built =
-                    now - ((executions - n) as i64 * 30 * 24 * 3600 * 1000 / executions as i64);
-                let id = ulid::Ulid::from_parts(built as u64, n as u128).to_string();
-                let mut execution = build_execution(
-                    config,
-                    id,
-                    Map::new(),
-                    &Caller::default(),
-                    built,
-                    gennaker_model::new_id,
-                );
-                execution.status = ExecutionStatus::Succeeded;
-                execution.start_time = Some(built);
-                execution.end_time = Some(built + 1000);
-                // moto occasionally answers a concurrent transaction with a 500: retry it.
-                let mut attempts = 0;
-                while let Err(error) = store.create_execution(&execution, 86_400).await {
-                    attempts += 1;
-                    assert!(attempts < 5, "storing an execution: {error}");
-                    if matches!(error, gennaker_store::StoreError::Conflict(_)) {
-                        break; // written by the attempt whose answer was lost
-                    }
-                }
-            }
+            listing_seed::write_executions(&store, &configs, executions, writer, WRITERS).await;
         });
     }
     writers.join_all().await;
