@@ -6,6 +6,7 @@ mod body;
 pub mod error;
 mod identity;
 mod routes;
+mod ui;
 
 use axum::Router;
 use axum::routing::{get, patch, post, put};
@@ -133,7 +134,12 @@ fn default_region(sdk: &aws_config::SdkConfig) -> String {
         .unwrap_or_else(|| gennaker_runtime::aws::LOCAL_REGION.to_string())
 }
 
+/// The Gate API plus the web UI under `/ui` (which calls the Gate routes in process).
 pub fn router(state: AppState) -> Router {
+    ui::mount(gate_router(state))
+}
+
+fn gate_router(state: AppState) -> Router {
     use routes::{applications, executions, lifecycle, pipeline_configs, pipelines, tasks};
     Router::new()
         .route("/version", get(routes::version))
