@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::process::{Child, ChildStderr, Command};
 
-/// The moto release Gennaker is tested against (see `../shared/research/emulators.md`);
+/// The moto release Gennaker is tested against (pinned also in `scripts/test`);
 /// `local/src/moto_fixes` refuses to patch any other.
 const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
