@@ -1,18 +1,34 @@
 //! `gennaker`: runs Gennaker locally (API on 127.0.0.1:8084, engine, local AWS emulator)
-//! until Ctrl-C.
+//! until Ctrl-C. `gennaker token --user NAME --roles a,b` prints a bearer token from the
+//! local issuer.
 
+use gennaker_local::authorizer::{LOCAL_ADMIN_ROLE, LOCAL_ADMIN_USER, LocalIssuer, TokenRequest};
 use gennaker_local::{LocalOptions, start};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("token") {
+        args.next();
+        return print_token(args);
+    }
     gennaker_runtime::logging::init(false);
-    let options = parse_args(std::env::args().skip(1))?;
+    let options = parse_args(args)?;
     let running = start(options).await?;
     println!(
         "Gennaker is running: API at {} (Gate-compatible), AWS emulator at {}",
         running.api_url(),
         running.emulator_endpoint()
     );
+    if running.requires_token() {
+        println!(
+            "Every request but /version, /health and /webhooks/... needs a token: `gennaker token --user alice --roles dev` prints one (send it as Authorization: Bearer <token>)."
+        );
+    } else {
+        println!(
+            "No token required: a request without one acts as the local administrator '{LOCAL_ADMIN_USER}'. Tokens (`gennaker token --user alice --roles dev`) are verified; --require-auth refuses requests without one."
+        );
+    }
     println!("Press Ctrl-C to stop.");
     wait_for_stop_signal().await?;
     println!("Stopping…");
@@ -26,6 +42,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "local" => {}
+            "--require-auth" => options.auth.require_token = true,
             "--port" => {
                 let value = args
                     .next()
@@ -47,7 +64,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]...\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would."
+                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]... [--require-auth]\n       gennaker token --user NAME [--roles a,b] [--hours N]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would. Requests are authenticated as API Gateway's JWT authorizer\ndoes, against a local issuer; without --require-auth a request with no token acts as the\nlocal administrator.\n\n`gennaker token` prints a bearer token from the local issuer for NAME with the roles\ngiven (the role {LOCAL_ADMIN_ROLE} makes an administrator)."
                 );
                 std::process::exit(0);
             }
@@ -55,6 +72,56 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
         }
     }
     Ok(options)
+}
+
+/// `gennaker token --user NAME [--roles a,b] [--hours N]`: prints a token from the local
+/// issuer, in the claims the template's `UserNameClaim` and `GroupsClaim` name.
+fn print_token(args: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let mut user = None;
+    let mut roles = Vec::new();
+    let mut hours = 12u64;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--user" => user = Some(value()?),
+            "--roles" => {
+                roles = value()?
+                    .split(',')
+                    .map(|role| role.trim().to_string())
+                    .filter(|role| !role.is_empty())
+                    .collect()
+            }
+            "--hours" => {
+                let text = value()?;
+                hours = text
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--hours: '{text}' is not a whole number"))?;
+            }
+            other => anyhow::bail!("gennaker token: unknown argument '{other}' (try --help)"),
+        }
+    }
+    let user = user.ok_or_else(|| anyhow::anyhow!("gennaker token needs --user NAME"))?;
+    let template = gennaker_local::template::Template::load(
+        &gennaker_local::emulator::project_root().join("template.yaml"),
+    )?;
+    let issuer = LocalIssuer::load_or_create(&LocalIssuer::default_dir())?;
+    let token = issuer.mint(&TokenRequest {
+        user: &user,
+        roles: &roles,
+        user_claim: template
+            .parameter_default("UserNameClaim")
+            .unwrap_or("email"),
+        groups_claim: template
+            .parameter_default("GroupsClaim")
+            .unwrap_or("groups"),
+        lifetime: std::time::Duration::from_secs(hours * 3600),
+    })?;
+    println!("{token}");
+    Ok(())
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM, so `kill` stops the emulator cleanly too.
