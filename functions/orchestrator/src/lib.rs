@@ -12,6 +12,7 @@ mod concurrency;
 mod dead_letters;
 mod expressions;
 pub mod messages;
+mod metrics;
 mod reconcile;
 mod stage_input;
 
@@ -193,20 +194,34 @@ impl Orchestrator {
                 Err(reason) => return Err(fail(OrchestratorError::BadMessage(reason.clone()))),
             };
             let reports = consecutive_reports(&parsed[processed..], message.execution_id());
-            if reports.len() > 1 {
+            let handled = if reports.len() > 1 {
                 self.handle_reports(&reports).await.map_err(fail)?;
-                processed += reports.len();
+                reports.len()
             } else {
                 self.handle(message.clone()).await.map_err(fail)?;
-                processed += 1;
+                1
+            };
+            for (sqs_message, parsed) in messages[processed..processed + handled]
+                .iter()
+                .zip(&parsed[processed..])
+            {
+                if let Ok(report @ OrchestrationMessage::StageFinished { .. }) = parsed {
+                    metrics::record_report_handled(sqs_message, report.execution_id());
+                }
             }
+            processed += handled;
         }
         Ok(())
     }
 
     pub async fn handle(&self, message: OrchestrationMessage) -> Result<(), OrchestratorError> {
         let execution_id = message.execution_id().to_string();
-        let span = tracing::info_span!("orchestrate", execution_id = %execution_id);
+        let span = tracing::info_span!(
+            "orchestrate",
+            execution_id = %execution_id,
+            application = tracing::field::Empty,
+            pipeline_config_id = tracing::field::Empty,
+        );
         retry_on_conflict(&execution_id, || self.apply_once(&message))
             .instrument(span)
             .await
@@ -218,7 +233,13 @@ impl Orchestrator {
         reports: &[&OrchestrationMessage],
     ) -> Result<(), OrchestratorError> {
         let execution_id = reports[0].execution_id().to_string();
-        let span = tracing::info_span!("orchestrate", execution_id = %execution_id, reports = reports.len());
+        let span = tracing::info_span!(
+            "orchestrate",
+            execution_id = %execution_id,
+            reports = reports.len(),
+            application = tracing::field::Empty,
+            pipeline_config_id = tracing::field::Empty,
+        );
         retry_on_conflict(&execution_id, || async {
             let stored = self.load(&execution_id).await?;
             let now = now_millis();
@@ -233,10 +254,19 @@ impl Orchestrator {
     }
 
     async fn load(&self, execution_id: &str) -> Result<StoredExecution, OrchestratorError> {
-        self.store
+        let stored = self
+            .store
             .load_execution(execution_id)
             .await?
-            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))
+            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))?;
+        // Every later line of this message's handling names the execution's application and
+        // pipeline.
+        let span = tracing::Span::current();
+        span.record("application", stored.execution.application.as_str());
+        if let Some(config_id) = &stored.execution.pipeline_config_id {
+            span.record("pipeline_config_id", config_id.as_str());
+        }
+        Ok(stored)
     }
 
     async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
@@ -356,6 +386,7 @@ impl Orchestrator {
             // on the detail's eventId) rather than losing an event.
             self.publish(transitions).await?;
             self.store.save_execution(&stored, &next).await?;
+            metrics::record_change(&stored.execution, &next);
         }
         self.perform(
             &next,

@@ -52,7 +52,9 @@ impl Launcher {
             .create_execution(execution, self.execution_ttl_seconds)
             .await
         {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Ok(()) => record_trigger_fire(execution),
+            // Written by an earlier delivery, which counted it.
+            Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other.into()),
         }
         self.start_machine(execution).await
@@ -153,4 +155,22 @@ impl Launcher {
     async fn start_machine(&self, execution: &Execution) -> Result<(), LaunchError> {
         self.start_machine_named(execution, &execution.id).await
     }
+}
+
+/// One execution started by a trigger, by the trigger's type (`manual`, `cron`, `webhook`,
+/// `pipeline`, `jenkins`, ...).
+fn record_trigger_fire(execution: &Execution) {
+    let trigger_type = execution
+        .trigger
+        .get("type")
+        .and_then(|value| value.as_str())
+        .unwrap_or("manual");
+    gennaker_runtime::metrics::count(
+        gennaker_runtime::metrics::TRIGGER_FIRES,
+        &[("TriggerType", trigger_type)],
+        &[
+            ("executionId", &execution.id),
+            ("application", &execution.application),
+        ],
+    );
 }
