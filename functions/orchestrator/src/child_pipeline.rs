@@ -164,6 +164,10 @@ impl Orchestrator {
             now_millis(),
             new_id,
         );
+        // The parent stage fails with the reason; nothing of the child is written or run.
+        if let Some(reason) = gennaker_model::compatibility::refusal(&child) {
+            return Ok(Err(Refused(reason)));
+        }
         self.launcher.launch(&child).await?;
         Ok(Ok(child))
     }

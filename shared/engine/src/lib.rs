@@ -16,6 +16,7 @@ mod stages;
 pub use conditions::{LiteralConditions, StageConditions};
 pub use events::{LifecycleEvent, lifecycle_events};
 pub use queued_restart::{can_restart, queue_restart, take_queued_restart};
+pub use stages::EVALUATE_VARIABLES;
 
 use gennaker_model::{Execution, ExecutionStatus};
 use serde_json::{Map, Value};

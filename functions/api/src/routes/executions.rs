@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::user_name;
-use crate::routes::launches::{prepare, record_refused_start, start};
+use crate::routes::launches::{prepare, record_refused_start, refuse_if_unrunnable, start};
 use crate::routes::load_execution_of_kind;
 use crate::routes::pipeline_configs::resolve;
 
@@ -40,6 +40,7 @@ pub async fn trigger(
             config.name().unwrap_or_default()
         )));
     }
+    refuse_if_unrunnable(&state, &execution).await?;
     start(&state, &execution).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -109,6 +109,13 @@ async fn render(
         )
         .await
         .unwrap_or_default();
+    let compatibility: Value = gate
+        .get(
+            &caller,
+            &format!("/pipelineConfigs/{}/compatibility", segment(config_id)),
+        )
+        .await
+        .unwrap_or_default();
     let name = config
         .get("name")
         .and_then(Value::as_str)
@@ -164,11 +171,46 @@ async fn render(
                     }
                 }
             }
+            (unrunnable_stages(&compatibility))
             (config_forms::sections(&config, &base, token, query.section.as_deref().zip(query.notice.as_deref())))
             (editor(&config, &base, token, refused.as_ref()))
             (history_section(&history, &base, token, query))
         },
     )
+}
+
+/// The stages Gennaker stores but cannot run yet (`GET /pipelineConfigs/{id}/compatibility`).
+fn unrunnable_stages(compatibility: &Value) -> Markup {
+    let stages = compatibility
+        .get("unrunnableStages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let text = |stage: &Value, key: &str| {
+        stage
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    html! {
+        @if !stages.is_empty() {
+            section.alert role="status" aria-labelledby="unrunnable-heading" {
+                h2 #unrunnable-heading { "Stages Gennaker cannot run yet" }
+                p { "The pipeline is stored as it was submitted. A run that may reach one of these stages is refused before anything of it runs; a stage whose condition is false for the run is skipped." }
+                ul {
+                    @for stage in &stages {
+                        li {
+                            (text(stage, "refId")) " (" (text(stage, "name")) "): type " code { (text(stage, "type")) }
+                            @if let Some(condition) = stage.get("stageEnabled").and_then(Value::as_str) {
+                                ", only when " code { (condition) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refused>) -> Markup {
