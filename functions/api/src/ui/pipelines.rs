@@ -293,15 +293,16 @@ fn execution_row(execution: &Execution, now: i64) -> Markup {
     }
 }
 
-/// One segment per top-level stage, coloured by status, each a link to that stage.
+/// One segment per top-level stage, coloured by status, each a link to that stage. Its title
+/// is both the tooltip and the accessible name (no aria-label repeating it: the bars are most
+/// of the pipelines page's bytes).
 pub fn stage_bar(execution: &Execution, href: &str) -> Markup {
     html! {
         div.stage-bar {
             @for stage in execution.stages.iter().filter(|stage| stage.parent_stage_id.is_none()) {
                 a class={ "segment " (format::status_class(stage.status)) }
                     href={ (href) "?stage=" (segment(&stage.ref_id)) }
-                    title={ (stage.name) ": " (stage.status) }
-                    aria-label={ "Stage " (stage.name) ": " (stage.status) } {}
+                    title={ "Stage " (stage.name) ": " (stage.status) } {}
             }
         }
     }
