@@ -1,5 +1,7 @@
 //! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
+pub mod console;
+pub mod data_dir;
 pub mod emulator;
 pub mod host;
 mod pollers;
@@ -7,4 +9,4 @@ mod schedules;
 mod streams;
 pub mod template;
 
-pub use host::{Delivery, FaultHook, LocalOptions, Running, start};
+pub use host::{Delivery, FaultHook, LocalOptions, Running, TransitionHook, start};

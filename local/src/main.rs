@@ -1,27 +1,48 @@
 //! `gennaker`: runs Gennaker locally (API on 127.0.0.1:8084, engine, local AWS emulator)
 //! until Ctrl-C.
 
-use gennaker_local::{LocalOptions, start};
+use gennaker_local::{LocalOptions, Running, start};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    gennaker_runtime::logging::init(false);
-    let options = parse_args(std::env::args().skip(1))?;
+    // The console lines say what happens; RUST_LOG=info (or debug) adds the handlers' logs.
+    gennaker_runtime::logging::init_with_default(false, "warn");
+    let (options, quiet) = parse_args(std::env::args().skip(1))?;
+    let data_dir = options.data_dir.clone();
     let running = start(options).await?;
-    println!(
-        "Gennaker is running: API at {} (Gate-compatible), AWS emulator at {}",
-        running.api_url(),
-        running.emulator_endpoint()
-    );
-    println!("Press Ctrl-C to stop.");
+    print_banner(&running, data_dir.as_deref(), quiet);
     wait_for_stop_signal().await?;
     println!("Stopping…");
     running.stop().await;
     Ok(())
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions> {
-    let mut options = LocalOptions::default();
+fn print_banner(running: &Running, data_dir: Option<&std::path::Path>, quiet: bool) {
+    let data_dir = data_dir.map_or("none (in memory)".to_string(), |d| d.display().to_string());
+    println!("Gennaker is running locally");
+    println!("  API (Gate-compatible)  {}", running.api_url());
+    println!("  web UI                 {}/ui", running.api_url());
+    println!("  data directory         {data_dir}");
+    println!("  AWS emulator           {}", running.emulator_endpoint());
+    println!("  authentication         {}", authentication_summary());
+    if quiet {
+        println!("Quiet: executions are not printed (RUST_LOG=info adds the logs).");
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+/// Whether the API asks for a token. Local mode has no authentication yet.
+fn authentication_summary() -> &'static str {
+    "off"
+}
+
+/// The options, and whether `--quiet` asked for no console lines.
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<(LocalOptions, bool)> {
+    let mut options = LocalOptions {
+        data_dir: Some(gennaker_local::data_dir::default_data_dir()),
+        ..LocalOptions::default()
+    };
+    let mut quiet = false;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -45,16 +66,28 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
                     .parameters
                     .insert(name.to_string(), value.to_string());
             }
+            "--data-dir" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--data-dir needs a directory"))?;
+                options.data_dir = Some(value.into());
+            }
+            "--reset" => options.reset_data = true,
+            "--quiet" | "-q" => quiet = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]...\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would."
+                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]... [--data-dir DIR] [--reset] [--quiet]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would.\n\nApplications, pipelines, executions and everything else Gennaker stores are kept in\n--data-dir (default {}) and are back after a restart, even after kill -9.\n--reset starts empty, discarding what the data directory holds.\n\nIt prints a line per execution and stage transition (--quiet: none); RUST_LOG=info\nor debug adds the logs of every handler.",
+                    gennaker_local::data_dir::default_data_dir().display()
                 );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument '{other}' (try --help)"),
         }
     }
-    Ok(options)
+    if !quiet {
+        options.transitions = Some(gennaker_local::console::printer());
+    }
+    Ok((options, quiet))
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM, so `kill` stops the emulator cleanly too.

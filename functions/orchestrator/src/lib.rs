@@ -43,6 +43,10 @@ pub use reconcile::{MAX_RERUNS, Reconciliation, rerun_after_millis};
 /// performing it (after persisting), as a crash there would.
 pub type FaultHook = std::sync::Arc<dyn Fn(&Effect) -> bool + Send + Sync>;
 
+/// Told of every change the orchestrator saved, as (before, after): local mode's console
+/// prints a line per execution and stage transition from it.
+pub type TransitionHook = std::sync::Arc<dyn Fn(&Execution, &Execution) + Send + Sync>;
+
 /// How often a lost optimistic-locking race is retried from a fresh read before the message
 /// is handed back to the queue.
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -124,10 +128,12 @@ pub struct Orchestrator {
     store: Store,
     step_functions: StepFunctions,
     stage_state_machine_arn: String,
+    pipeline_state_machine_arn: String,
     launcher: Launcher,
     queue: OrchestrationQueue,
     events: EventBus,
     fault: Option<FaultHook>,
+    on_transition: Option<TransitionHook>,
     window_zone: chrono_tz::Tz,
     cancel_queues: WorkerQueues,
 }
@@ -146,9 +152,10 @@ impl Orchestrator {
             launcher: Launcher::new(
                 store.clone(),
                 step_functions.clone(),
-                config.pipeline_state_machine_arn,
+                config.pipeline_state_machine_arn.clone(),
                 config.execution_retention_days * 24 * 3600,
             ),
+            pipeline_state_machine_arn: config.pipeline_state_machine_arn,
             store,
             step_functions,
             stage_state_machine_arn: config.stage_state_machine_arn,
@@ -158,6 +165,7 @@ impl Orchestrator {
             ),
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
             fault: None,
+            on_transition: None,
             window_zone: config.execution_window_time_zone,
             cancel_queues: WorkerQueues::new(aws_sdk_sqs::Client::new(sdk), config.cancel_queues),
         }
@@ -166,6 +174,12 @@ impl Orchestrator {
     /// Local mode's fault injection (tests only): see [`FaultHook`].
     pub fn with_fault_injection(mut self, hook: FaultHook) -> Self {
         self.fault = Some(hook);
+        self
+    }
+
+    /// Local mode's console: `hook` sees every saved change.
+    pub fn with_transition_hook(mut self, hook: TransitionHook) -> Self {
+        self.on_transition = Some(hook);
         self
     }
 
@@ -387,6 +401,9 @@ impl Orchestrator {
             self.publish(transitions).await?;
             self.store.save_execution(&stored, &next).await?;
             metrics::record_change(&stored.execution, &next);
+            if let Some(hook) = &self.on_transition {
+                hook(&stored.execution, &next);
+            }
         }
         self.perform(
             &next,

@@ -22,7 +22,13 @@ static JSON_LOGS: AtomicBool = AtomicBool::new(false);
 /// Installs the global subscriber once; later calls are no-ops. `json` is for Lambda; it
 /// also turns on the Embedded Metric Format lines of [`crate::metrics`].
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(json, "info");
+}
+
+/// [`init`], logging at `default_filter` (e.g. `warn`) unless `RUST_LOG` says otherwise.
+pub fn init_with_default(json: bool, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
