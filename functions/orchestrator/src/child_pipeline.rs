@@ -117,6 +117,7 @@ impl Orchestrator {
             execution_id: child_id.to_string(),
             user: "parent pipeline".into(),
             reason: Some("The parent pipeline was canceled".into()),
+            operation_id: None,
         };
         self.queue.send(child_id, &message).await?;
         Ok(())

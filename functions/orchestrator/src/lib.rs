@@ -308,6 +308,13 @@ impl Orchestrator {
         let Some(event) = messages::engine_event(message, now_millis()) else {
             return Ok(());
         };
+        let operation = message.operation_id();
+        if let Some(operation_id) = operation
+            && gennaker_engine::operation_applied(&stored.execution, operation_id)
+        {
+            tracing::info!(operation_id, "operation applied already; delivered again");
+            return self.heal(&stored).await;
+        }
         if let Event::RestartStage {
             stage_id,
             user,
@@ -319,7 +326,11 @@ impl Orchestrator {
                 stage_id,
                 "restart waits for a free slot of its pipeline's concurrency limit"
             );
-            let queued = gennaker_engine::queue_restart(&stored.execution, stage_id, user, *now);
+            let mut queued =
+                gennaker_engine::queue_restart(&stored.execution, stage_id, user, *now);
+            if let Some(operation_id) = operation {
+                gennaker_engine::record_operation(&mut queued, operation_id);
+            }
             self.store.save_execution(&stored, &queued).await?;
             return Ok(());
         }
@@ -335,10 +346,24 @@ impl Orchestrator {
                 gennaker_engine::take_queued_restart(&stored.execution, now_millis())
         {
             return self
-                .apply_and_act_from(stored, before_queueing, &[restart])
+                .apply_and_act_from(stored, before_queueing, &[restart], None)
                 .await;
         }
-        self.apply_and_act(stored, &[event]).await
+        let current = stored.execution.clone();
+        self.apply_and_act_from(stored, current, &[event], operation)
+            .await
+    }
+
+    /// Re-issues the effects the stored state implies (all idempotent), for a message that
+    /// was applied already: its effects may have been lost in a crash after the save.
+    async fn heal(&self, stored: &StoredExecution) -> Result<(), OrchestratorError> {
+        let effects = gennaker_engine::pending_effects(&stored.execution);
+        self.perform(
+            &stored.execution,
+            stored.pipeline_task_token.as_deref(),
+            effects,
+        )
+        .await
     }
 
     /// A restart reopens a completed execution, which then needs a slot of its pipeline's
@@ -361,16 +386,18 @@ impl Orchestrator {
         events: &[Event],
     ) -> Result<(), OrchestratorError> {
         let current = stored.execution.clone();
-        self.apply_and_act_from(stored, current, events).await
+        self.apply_and_act_from(stored, current, events, None).await
     }
 
     /// As [`Self::apply_and_act`], starting from `current` (the stored execution, or what it
-    /// stands for) and saving over what was stored.
+    /// stands for) and saving over what was stored; `operation` is the id of the user
+    /// operation the events stand for, remembered so that a redelivery is recognised.
     async fn apply_and_act_from(
         &self,
         stored: StoredExecution,
         current: Execution,
         events: &[Event],
+        operation: Option<&str>,
     ) -> Result<(), OrchestratorError> {
         let mut next = current;
         let mut effects: Vec<Effect> = Vec::new();
@@ -389,6 +416,9 @@ impl Orchestrator {
             }
             next = after;
             effects.extend(caused);
+        }
+        if let Some(operation_id) = operation {
+            gennaker_engine::record_operation(&mut next, operation_id);
         }
         if redelivered {
             // An event already applied: its effects may have been lost in a crash after the
