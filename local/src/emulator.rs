@@ -36,6 +36,9 @@ pub struct EmulatorSettings {
     /// How long finished Step Functions executions and similar state are kept (the
     /// emulator's default, an hour, when `None`).
     pub retention: Option<Duration>,
+    /// Where the emulator keeps its DynamoDB state across restarts (see
+    /// `local/src/moto_persistence.py`); in memory only when `None`.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl EmulatorSettings {
@@ -48,6 +51,7 @@ impl EmulatorSettings {
                 .ok()
                 .and_then(|seconds| seconds.parse().ok())
                 .map(Duration::from_secs),
+            data_dir: None,
         }
     }
 }
@@ -140,6 +144,10 @@ impl Emulator {
                 retention.as_secs_f64().to_string(),
             ),
             None => command.env_remove("GENNAKER_EMULATOR_RETENTION_SECONDS"),
+        };
+        match &settings.data_dir {
+            Some(directory) => command.env("GENNAKER_DATA_DIR", directory),
+            None => command.env_remove("GENNAKER_DATA_DIR"),
         };
         // If this process dies without stopping the emulator (SIGKILL, a crash), the kernel
         // stops the emulator too instead of leaving it orphaned.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,13 +29,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::authorizer::{self, Authorizer, LOCAL_ADMIN_ROLE, LocalIssuer, TokenRequest};
-use crate::emulator::{Emulator, project_root};
+use crate::emulator::{Emulator, EmulatorSettings, project_root};
 pub use crate::pollers::Delivery;
 use crate::pollers::{self, BatchHandler};
 use crate::schedules;
 use crate::streams::{self, StreamHandler};
 use crate::template::{Deployment, FunctionSpec, Template, deploy};
-pub use gennaker_orchestrator::FaultHook;
+pub use gennaker_orchestrator::{FaultHook, TransitionHook};
 
 #[derive(Clone)]
 pub struct LocalOptions {
@@ -52,6 +53,14 @@ pub struct LocalOptions {
     pub parameters: BTreeMap<String, String>,
     /// Runs scheduled functions this often instead of at their template `rate(...)` (tests).
     pub schedule_every: Option<Duration>,
+    /// Where the emulator keeps Gennaker's tables across restarts (`--data-dir`); `None`
+    /// keeps everything in memory (tests). See `local/src/moto_persistence.py`.
+    pub data_dir: Option<PathBuf>,
+    /// Discards what `data_dir` holds before starting (`--reset`).
+    pub reset_data: bool,
+    /// Told of every execution change the orchestrator saves (the console's lines, see
+    /// `console.rs`); `None` prints nothing.
+    pub transitions: Option<TransitionHook>,
     /// How the local play of API Gateway's JWT authorizer treats requests.
     pub auth: LocalAuth,
 }
@@ -83,6 +92,9 @@ impl Default for LocalOptions {
             orchestrator_fault: None,
             parameters: BTreeMap::new(),
             schedule_every: None,
+            data_dir: None,
+            reset_data: false,
+            transitions: None,
             auth: LocalAuth::default(),
         }
     }
@@ -196,7 +208,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let issuer_dir = options.auth.issuer_dir();
     let issuer =
         tokio::task::spawn_blocking(move || LocalIssuer::load_or_create(&issuer_dir)).await??;
-    let emulator = Emulator::start().await?;
+    if let (Some(directory), true) = (&options.data_dir, options.reset_data) {
+        crate::data_dir::reset(directory)?;
+    }
+    let emulator = Emulator::start_with(EmulatorSettings {
+        data_dir: options.data_dir.clone(),
+        ..EmulatorSettings::from_env()
+    })
+    .await?;
     let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
     let template = Template::load(&project_root().join("template.yaml"))?;
     let parameters = with_local_admin_role(&template, &options.parameters);
@@ -279,9 +298,16 @@ async fn launch_functions(
         if let Some(period) = function.schedule_every {
             let period = options.schedule_every.unwrap_or(period);
             let job = scheduled_job(sdk, function, &env)?;
+            // With kept state, executions that were running when local mode stopped have
+            // lost their queued messages and state machine runs with the emulator: the
+            // reconciler runs their stages (and starts their pipeline machines) again now,
+            // not minutes later.
+            let at_start =
+                options.data_dir.is_some() && function.logical_id == "ReconcilerFunction";
             tasks.push(tokio::spawn(run_on_schedule(
                 job,
                 period,
+                at_start,
                 shutdown_signal.clone(),
             )));
         }
@@ -440,11 +466,20 @@ fn scheduled_job(
     })
 }
 
-/// EventBridge's part for a `rate(...)` schedule: runs `job` every `period` until shutdown.
-async fn run_on_schedule(job: ScheduledJob, period: Duration, mut shutdown: watch::Receiver<bool>) {
+/// EventBridge's part for a `rate(...)` schedule: runs `job` every `period` until shutdown
+/// (and once at once when `at_start`).
+async fn run_on_schedule(
+    job: ScheduledJob,
+    period: Duration,
+    at_start: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    if at_start {
+        job().await;
+    }
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -545,11 +580,14 @@ fn orchestrator(
     env: &FunctionEnv,
     options: &LocalOptions,
 ) -> anyhow::Result<Orchestrator> {
-    let orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
-    Ok(match &options.orchestrator_fault {
-        Some(hook) => orchestrator.with_fault_injection(hook.clone()),
-        None => orchestrator,
-    })
+    let mut orchestrator = Orchestrator::new(sdk, OrchestratorConfig::from_env(env)?);
+    if let Some(hook) = &options.orchestrator_fault {
+        orchestrator = orchestrator.with_fault_injection(hook.clone());
+    }
+    if let Some(hook) = &options.transitions {
+        orchestrator = orchestrator.with_transition_hook(hook.clone());
+    }
+    Ok(orchestrator)
 }
 
 fn spawn_pollers(

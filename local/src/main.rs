@@ -3,7 +3,7 @@
 //! local issuer.
 
 use gennaker_local::authorizer::{LOCAL_ADMIN_ROLE, LOCAL_ADMIN_USER, LocalIssuer, TokenRequest};
-use gennaker_local::{LocalOptions, start};
+use gennaker_local::{LocalOptions, Running, start};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,32 +12,53 @@ async fn main() -> anyhow::Result<()> {
         args.next();
         return print_token(args);
     }
-    gennaker_runtime::logging::init(false);
-    let options = parse_args(args)?;
+    // The console lines say what happens; RUST_LOG=info (or debug) adds the handlers' logs.
+    gennaker_runtime::logging::init_with_default(false, "warn");
+    let (options, quiet) = parse_args(args)?;
+    let data_dir = options.data_dir.clone();
     let running = start(options).await?;
-    println!(
-        "Gennaker is running: API at {} (Gate-compatible), AWS emulator at {}",
-        running.api_url(),
-        running.emulator_endpoint()
-    );
-    if running.requires_token() {
-        println!(
-            "Every request but /version, /health and /webhooks/... needs a token: `gennaker token --user alice --roles dev` prints one (send it as Authorization: Bearer <token>)."
-        );
-    } else {
-        println!(
-            "No token required: a request without one acts as the local administrator '{LOCAL_ADMIN_USER}'. Tokens (`gennaker token --user alice --roles dev`) are verified; --require-auth refuses requests without one."
-        );
-    }
-    println!("Press Ctrl-C to stop.");
+    print_banner(&running, data_dir.as_deref(), quiet);
     wait_for_stop_signal().await?;
     println!("Stopping…");
     running.stop().await;
     Ok(())
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions> {
-    let mut options = LocalOptions::default();
+fn print_banner(running: &Running, data_dir: Option<&std::path::Path>, quiet: bool) {
+    let data_dir = data_dir.map_or("none (in memory)".to_string(), |d| d.display().to_string());
+    println!("Gennaker is running locally");
+    println!("  API (Gate-compatible)  {}", running.api_url());
+    println!("  web UI                 {}/ui", running.api_url());
+    println!("  data directory         {data_dir}");
+    println!("  AWS emulator           {}", running.emulator_endpoint());
+    println!(
+        "  authentication         {}",
+        authentication_summary(running)
+    );
+    if quiet {
+        println!("Quiet: executions are not printed (RUST_LOG=info adds the logs).");
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+/// Whether the API asks for a token (local mode plays API Gateway's JWT authorizer).
+fn authentication_summary(running: &Running) -> String {
+    if running.requires_token() {
+        "tokens required (`gennaker token --user alice --roles dev` prints one)".to_string()
+    } else {
+        format!(
+            "a request without a token is the local administrator '{LOCAL_ADMIN_USER}'; tokens (`gennaker token --user alice --roles dev`) are verified; --require-auth refuses requests without one"
+        )
+    }
+}
+
+/// The options, and whether `--quiet` asked for no console lines.
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<(LocalOptions, bool)> {
+    let mut options = LocalOptions {
+        data_dir: Some(gennaker_local::data_dir::default_data_dir()),
+        ..LocalOptions::default()
+    };
+    let mut quiet = false;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -62,16 +83,28 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<LocalOptions
                     .parameters
                     .insert(name.to_string(), value.to_string());
             }
+            "--data-dir" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--data-dir needs a directory"))?;
+                options.data_dir = Some(value.into());
+            }
+            "--reset" => options.reset_data = true,
+            "--quiet" | "-q" => quiet = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]... [--require-auth]\n       gennaker token --user NAME [--roles a,b] [--hours N]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would. Requests are authenticated as API Gateway's JWT authorizer\ndoes, against a local issuer; without --require-auth a request with no token acts as the\nlocal administrator.\n\n`gennaker token` prints a bearer token from the local issuer for NAME with the roles\ngiven (the role {LOCAL_ADMIN_ROLE} makes an administrator)."
+                    "usage: gennaker [local] [--port PORT] [--parameter Name=Value]... [--data-dir DIR] [--reset] [--quiet] [--require-auth]\n       gennaker token --user NAME [--roles a,b] [--hours N]\n\nStarts the local AWS emulator (installing it on first use), deploys template.yaml into it,\nand serves the Gate-compatible API on 127.0.0.1:PORT (default 8084). --parameter sets a\nparameter of template.yaml (e.g. JenkinsMasters, AllowedUrlPrefixes), as sam deploy's\n--parameter-overrides would.\n\nApplications, pipelines, executions and everything else Gennaker stores are kept in\n--data-dir (default {}) and are back after a restart, even after kill -9.\n--reset starts empty, discarding what the data directory holds.\n\nIt prints a line per execution and stage transition (--quiet: none); RUST_LOG=info\nor debug adds the logs of every handler.\n\nRequests are authenticated as API Gateway's JWT authorizer does, against a local issuer;\nwithout --require-auth a request with no token acts as the local administrator.\n`gennaker token` prints a bearer token from the local issuer for NAME with the roles given\n(the role {LOCAL_ADMIN_ROLE} makes an administrator).",
+                    gennaker_local::data_dir::default_data_dir().display()
                 );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument '{other}' (try --help)"),
         }
     }
-    Ok(options)
+    if !quiet {
+        options.transitions = Some(gennaker_local::console::printer());
+    }
+    Ok((options, quiet))
 }
 
 /// `gennaker token --user NAME [--roles a,b] [--hours N]`: prints a token from the local

@@ -8,7 +8,8 @@ an AWS XML error quoted in a stage's answer, say - lost everything from the firs
 <RequestId> to the last </RequestId> and often stopped being JSON. Only moto's own XML
 bodies need the rewrite (in XML, data is escaped as &lt;RequestId&gt; and never matches).
 
-Then, unless GENNAKER_MOTO_FIXES=0, the speed and memory fixes of moto_fixes/, and the
+Then, unless GENNAKER_MOTO_FIXES=0, the speed and memory fixes of moto_fixes/, the durable
+DynamoDB state of moto_persistence.py when GENNAKER_DATA_DIR names a data directory, and the
 request log of moto_request_log.py when asked for (this file's directory is on sys.path
 when it is run as a script).
 
@@ -37,10 +38,12 @@ BaseResponse._enrich_response = staticmethod(_enrich_response)
 
 if __name__ == "__main__":
     import moto_fixes
+    import moto_persistence
     import moto_request_log
 
     if moto_fixes.enabled():
         moto_fixes.apply()
+    moto_persistence.apply()
     moto_request_log.apply()
 
     from moto.server import main

@@ -6,12 +6,16 @@
 //! state machines in dependency order, and describes each serverless function (resolved
 //! environment, event sources) for the local host, which plays Lambda, API Gateway and their
 //! event sources itself. Anything it does not understand fails loudly instead of being
-//! skipped, so the template cannot silently drift from what local mode runs.
+//! skipped, so the template cannot silently drift from what local mode runs. The
+//! operations resources (log groups, alarms, dashboards and their topic) have no local
+//! counterpart and are passed over by type; a resource with a `Condition` is deployed when
+//! its condition holds for the parameter values in force.
 //!
 //! `parse` reads the YAML into a [`Template`], `resolve` evaluates intrinsic functions,
 //! `deploy` creates the resources, and `properties` holds the shapes of the properties it
 //! accepts for each resource type.
 
+mod conditions;
 mod deploy;
 mod parse;
 mod properties;
@@ -46,6 +50,16 @@ const SCHEDULE_GROUP: &str = "AWS::Scheduler::ScheduleGroup";
 const ROLE: &str = "AWS::IAM::Role";
 /// Resource types local mode plays itself instead of creating them in the emulator.
 const PLAYED_LOCALLY: [&str; 2] = [FUNCTION, HTTP_API];
+/// CloudWatch and SNS resources that watch a deployed stack: local mode has no CloudWatch
+/// (its console is the log), so these are skipped, as is everything that refers only to them.
+const OPERATIONS_ONLY: [&str; 6] = [
+    "AWS::Logs::LogGroup",
+    "AWS::Logs::MetricFilter",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+];
 const CREATED_IN_EMULATOR: [&str; 8] = [
     TABLE,
     QUEUE,
@@ -59,7 +73,7 @@ const CREATED_IN_EMULATOR: [&str; 8] = [
 
 /// Properties with no local meaning (IAM, encryption, tags, backups): IAM is not enforced
 /// by the emulator, so they are dropped before resolution rather than reported as unsupported.
-const IGNORED_PROPERTIES: [&str; 14] = [
+const IGNORED_PROPERTIES: [&str; 15] = [
     "Tags",
     "Policies",
     "Role",
@@ -67,6 +81,7 @@ const IGNORED_PROPERTIES: [&str; 14] = [
     "PermissionsBoundary",
     "Tracing",
     "Logging",
+    "LoggingConfig",
     "PropagateTags",
     "PointInTimeRecoverySpecification",
     "SSESpecification",
@@ -98,12 +113,16 @@ pub struct Template {
     folder: PathBuf,
     parameter_defaults: BTreeMap<String, String>,
     function_globals: Map<String, Json>,
+    /// The `Conditions` section as written (long form), evaluated at deployment.
+    conditions: Map<String, Json>,
     resources: BTreeMap<String, Resource>,
 }
 
 #[derive(Debug, Clone)]
 struct Resource {
     resource_type: String,
+    /// The name of the condition the resource is created under, if any.
+    condition: Option<String>,
     properties: Json,
     depends_on: Vec<String>,
 }
@@ -224,7 +243,7 @@ impl Template {
         let Json::Object(sections) = document else {
             bail!("the template is not a mapping");
         };
-        for unsupported in ["Conditions", "Mappings", "Rules"] {
+        for unsupported in ["Mappings", "Rules"] {
             if sections.contains_key(unsupported) {
                 bail!("local mode does not support the template's {unsupported} section");
             }
@@ -233,6 +252,7 @@ impl Template {
             folder: folder.to_path_buf(),
             parameter_defaults: parameter_defaults(sections.get("Parameters"))?,
             function_globals: function_globals(sections.get("Globals"))?,
+            conditions: parse::as_object(sections.get("Conditions"), "Conditions")?.clone(),
             resources: parse_resources(sections.get("Resources"))?,
         })
     }
@@ -250,6 +270,34 @@ impl Template {
     /// A resource's properties as written, intrinsics unresolved (in long form).
     pub fn properties(&self, logical_id: &str) -> Option<&Json> {
         self.resources.get(logical_id).map(|r| &r.properties)
+    }
+
+    /// The condition a resource is created under, if any.
+    pub fn condition(&self, logical_id: &str) -> Option<&str> {
+        self.resources.get(logical_id)?.condition.as_deref()
+    }
+
+    /// Whether the condition `name` holds for the parameter values in force.
+    pub fn condition_holds(&self, name: &str) -> anyhow::Result<bool> {
+        let definition = self
+            .conditions
+            .get(name)
+            .with_context(|| format!("the template declares no condition {name}"))?;
+        conditions::holds(definition, &self.conditions, &self.parameter_defaults)
+            .with_context(|| format!("evaluating the condition {name}"))
+    }
+
+    /// `Globals.Function` as written, intrinsics unresolved (in long form).
+    pub fn function_globals(&self) -> &Map<String, Json> {
+        &self.function_globals
+    }
+
+    /// `Globals.Function.Environment.Variables` as written, intrinsics unresolved.
+    pub fn global_function_environment(&self) -> Option<&Map<String, Json>> {
+        self.function_globals
+            .get("Environment")?
+            .get("Variables")?
+            .as_object()
     }
 
     pub fn parameter_default(&self, name: &str) -> Option<&str> {
@@ -277,14 +325,38 @@ impl Template {
         &self.folder
     }
 
-    /// Logical ids ordered so that every resource comes after the resources it refers to.
+    /// Logical ids ordered so that every resource comes after the resources it refers to;
+    /// resources whose condition does not hold are left out.
     fn deployment_order(&self) -> anyhow::Result<Vec<String>> {
         let mut order = Vec::new();
         let mut visiting = BTreeSet::new();
         for id in self.resources.keys() {
             self.visit(id, &mut visiting, &mut order)?;
         }
-        Ok(order)
+        let mut active = Vec::new();
+        for id in order {
+            if self.is_active(&id)? {
+                active.push(id);
+            }
+        }
+        Ok(active)
+    }
+
+    /// Whether the resource is created: it has no condition or its condition holds. A
+    /// conditional resource of a type local mode cannot play fails only when it is active.
+    fn is_active(&self, id: &str) -> anyhow::Result<bool> {
+        let resource = &self.resources[id];
+        let Some(condition) = &resource.condition else {
+            return Ok(true);
+        };
+        let holds = self.condition_holds(condition)?;
+        if holds && !parse::is_supported(&resource.resource_type) {
+            bail!(
+                "resource {id}: local mode does not support the type {} (its condition {condition} holds)",
+                resource.resource_type
+            );
+        }
+        Ok(holds)
     }
 
     fn visit(
@@ -447,11 +519,54 @@ mod tests {
     #[test]
     fn unsupported_resource_types_fail_at_load() {
         let error = Template::parse(
-            "Resources: {Topic: {Type: 'AWS::SNS::Topic'}}",
+            "Resources: {Vm: {Type: 'AWS::EC2::Instance'}}",
             Path::new("."),
         )
         .unwrap_err();
-        assert!(error.to_string().contains("AWS::SNS::Topic"), "{error}");
+        assert!(error.to_string().contains("AWS::EC2::Instance"), "{error}");
+    }
+
+    #[test]
+    fn operations_resources_are_passed_over() {
+        let template = Template::parse(
+            concat!(
+                "Resources:\n",
+                "  Q: {Type: 'AWS::SQS::Queue'}\n",
+                "  Logs: {Type: 'AWS::Logs::LogGroup', Properties: {RetentionInDays: 30}}\n",
+                "  Alarm: {Type: 'AWS::CloudWatch::Alarm', Properties: {Dimensions: [{Name: QueueName, Value: !GetAtt Q.QueueName}]}}\n",
+            ),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(template.resource_type("Logs"), Some("AWS::Logs::LogGroup"));
+    }
+
+    #[test]
+    fn conditional_resources_follow_their_condition() {
+        let text = concat!(
+            "Parameters: {SelfTest: {Type: String, Default: 'false'}, Email: {Type: String, Default: ''}}\n",
+            "Conditions:\n",
+            "  SelfTestEnabled: !Equals [!Ref SelfTest, 'true']\n",
+            "  HasEmail: !Not [!Equals [!Ref Email, '']]\n",
+            "  Both: !And [!Condition SelfTestEnabled, !Condition HasEmail]\n",
+            "Resources:\n",
+            "  Q: {Type: 'AWS::SQS::Queue'}\n",
+            "  Canary: {Type: 'AWS::Scheduler::Schedule', Condition: SelfTestEnabled}\n",
+            "  Extra: {Type: 'AWS::SQS::Queue', Condition: Both}\n",
+        );
+        let template = Template::parse(text, Path::new(".")).unwrap();
+        assert_eq!(template.condition("Canary"), Some("SelfTestEnabled"));
+        assert!(!template.condition_holds("HasEmail").unwrap());
+        assert_eq!(template.deployment_order().unwrap(), ["Q"]);
+
+        let values = BTreeMap::from([
+            ("SelfTest".to_string(), "true".to_string()),
+            ("Email".to_string(), "ops@example.com".to_string()),
+        ]);
+        let enabled = template.with_parameter_values(&values).unwrap();
+        assert!(enabled.condition_holds("Both").unwrap());
+        let error = format!("{:#}", enabled.deployment_order().unwrap_err());
+        assert!(error.contains("AWS::Scheduler::Schedule"), "{error}");
     }
 
     #[test]

@@ -26,9 +26,12 @@ async fn main() {
         println!("stage_overhead: benchmark, run it with `cargo bench`");
         return;
     }
+    // GENNAKER_BENCH_DATA_DIR=DIR measures with durable local state (journal in DIR).
     let running = start(LocalOptions {
         api_port: 0,
         stack_name: "bench".to_string(),
+        data_dir: std::env::var_os("GENNAKER_BENCH_DATA_DIR").map(Into::into),
+        reset_data: true,
         ..LocalOptions::default()
     })
     .await

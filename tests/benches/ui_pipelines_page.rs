@@ -1,6 +1,6 @@
 //! The web UI's pipelines page against the bare listing it is built on: an application with
 //! 50 pipeline configs and 2,000 executions on local mode. Reports p50/p99 server time of
-//! `GET /ui/applications/bench/pipelines` and of `GET /applications/bench/pipelines?limit=5
+//! `GET /ui/applications/bench/pipelines` and of `GET /applications/bench/pipelines?limit=3
 //! &expand=false` (the listing with the page's limit), their ratio (the budget is 2×), and
 //! the page's size (budget 150 KB with its assets).
 //!
@@ -56,7 +56,7 @@ async fn main() {
     }
     writers.join_all().await;
 
-    let listing = format!("{base}/applications/bench/pipelines?limit=5&expand=false");
+    let listing = format!("{base}/applications/bench/pipelines?limit=3&expand=false");
     let page = format!("{base}/ui/applications/bench/pipelines");
     let mut page_bytes = 0;
     let mut listing_times = Vec::with_capacity(SAMPLES);
@@ -75,7 +75,7 @@ async fn main() {
     let (listing_p50, listing_p99) = percentiles(&mut listing_times);
     let (page_p50, page_p99) = percentiles(&mut page_times);
     println!(
-        "bare listing (limit=5, expand=false): p50 {listing_p50:?}, p99 {listing_p99:?}\n\
+        "bare listing (limit=3, expand=false): p50 {listing_p50:?}, p99 {listing_p99:?}\n\
          UI pipelines page: p50 {page_p50:?}, p99 {page_p99:?}, ratio at p50 {:.2}× (budget 2×)\n\
          page {page_bytes} bytes + assets {assets} bytes = {} bytes (budget 153600)\n\
          ({CONFIGS} configs, {EXECUTIONS} executions, {SAMPLES} requests each)",

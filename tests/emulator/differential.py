@@ -445,6 +445,39 @@ def run(check):
     return record
 
 
+RACERS = 16
+RACE_ROUNDS = 5
+
+
+def racing_conditional_writes_win_once(endpoint):
+    """DynamoDB makes a write's condition and change one step: of many writers that all expect
+    version N at the same instant, exactly one wins. Checked on fixed moto only (stock moto
+    checks the condition apart from the write, so its answer depends on thread timing).
+    Returns the winners per round."""
+    aws = Emulator(endpoint)
+    aws.ddb.put_item(TableName="plain", Item={"id": s("race"), "version": n(0)})
+    barrier = threading.Barrier(RACERS)
+
+    def race(version, racer):
+        barrier.wait()
+        try:
+            aws.ddb.update_item(
+                TableName="plain", Key={"id": s("race")},
+                UpdateExpression="SET version = :next, winner = :racer",
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":next": n(version + 1), ":expected": n(version),
+                                           ":racer": n(racer)})
+            return 1
+        except aws.ddb.exceptions.ConditionalCheckFailedException:
+            return 0
+
+    winners = []
+    with concurrent.futures.ThreadPoolExecutor(RACERS) as pool:
+        for version in range(RACE_ROUNDS):
+            winners.append(sum(pool.map(lambda racer: race(version, racer), range(RACERS))))
+    return winners
+
+
 def main():
     stock_endpoint, fixed_endpoint, asl_path = sys.argv[1:4]
     with open(asl_path) as asl:
@@ -453,6 +486,11 @@ def main():
         stock = pool.submit(observe, stock_endpoint, stage_asl)
         fixed = pool.submit(observe, fixed_endpoint, stage_asl)
         stock, fixed = stock.result(), fixed.result()
+    winners = racing_conditional_writes_win_once(fixed_endpoint)
+    if winners != [1] * RACE_ROUNDS:
+        print(f"fixed moto: {RACERS} racing conditional writes per round had {winners} winners, not 1")
+        return 1
+    print(f"fixed moto: {RACE_ROUNDS} rounds of {RACERS} racing conditional writes, one winner each")
     if stock == fixed:
         print(f"stock and fixed moto observed the same ({len(stock)} lines)")
         return 0

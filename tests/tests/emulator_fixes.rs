@@ -14,10 +14,12 @@ async fn stock_and_fixed_moto_observe_the_same() -> anyhow::Result<()> {
     let stock = EmulatorSettings {
         moto_fixes: false,
         retention: None,
+        data_dir: None,
     };
     let fixed = EmulatorSettings {
         moto_fixes: true,
         retention: None,
+        data_dir: None,
     };
     let (stock, fixed) =
         tokio::try_join!(Emulator::start_with(stock), Emulator::start_with(fixed))?;
@@ -51,6 +53,7 @@ async fn finished_executions_are_dropped_after_the_retention_and_running_ones_ke
     let emulator = Emulator::start_with(EmulatorSettings {
         moto_fixes: true,
         retention: Some(Duration::from_secs(1)),
+        data_dir: None,
     })
     .await?;
     let config = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;

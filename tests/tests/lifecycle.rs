@@ -15,6 +15,17 @@ impl TestApp {
         .await
     }
 
+    /// Polls until the orchestrator has applied `count` operations to the execution (each
+    /// one, even one that changed nothing, is remembered by its id).
+    async fn operations_applied(&self, id: &str, count: usize) -> Value {
+        self.wait_for_execution(id, &format!("{count} operations to be applied"), |e| {
+            e["appliedOperationIds"]
+                .as_array()
+                .is_some_and(|ids| ids.len() >= count)
+        })
+        .await
+    }
+
     async fn stage_machine_runs(&self, prefix: &str) -> Vec<(String, String)> {
         let machine = self
             .running
@@ -25,6 +36,15 @@ impl TestApp {
             .clone();
         runs(self, &machine, prefix).await
     }
+}
+
+/// The execution without the ids of the operations the orchestrator applied.
+fn without_operations(execution: &Value) -> Value {
+    let mut execution = execution.clone();
+    if let Some(fields) = execution.as_object_mut() {
+        fields.remove("appliedOperationIds");
+    }
+    execution
 }
 
 async fn runs(app: &TestApp, machine: &str, prefix: &str) -> Vec<(String, String)> {
@@ -219,27 +239,25 @@ async fn cancel_stops_the_running_stages_and_records_who_and_why() {
     .await;
     assert_eq!(machine_runs.len(), 1);
 
-    let (status, body) = app.put(&format!("/pipelines/{id}/cancel"), "carol").await;
-    assert_eq!(
-        status, 400,
-        "cancel of a finished execution is refused: {body}"
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("already finished")
-    );
-    let (_, after) = app.get(&format!("/pipelines/{id}")).await;
-    assert_eq!(after, execution, "the refused cancel changed nothing");
-
+    // As in Gate, canceling a finished execution succeeds and changes nothing: the
+    // orchestrator judges it in turn and only remembers that it saw it.
+    let (status, body) = app.put(&format!("/pipelines/{id}/cancel"), "dave").await;
+    assert_eq!((status, body), (200, Value::Null));
     let (status, _) = app
         .put(
             &format!("/applications/%7Bapplication%7D/pipelines/{id}/cancel"),
-            "carol",
+            "dave",
         )
         .await;
-    assert_eq!(status, 400, "the deprecated path behaves the same");
+    assert_eq!(status, 200, "the deprecated path behaves the same");
+    let after = app.operations_applied(&id, 3).await;
+    assert_eq!(
+        without_operations(&after),
+        without_operations(&execution),
+        "the late cancels changed nothing"
+    );
+    let (status, _) = app.put("/pipelines/nope/cancel", "dave").await;
+    assert_eq!(status, 404, "an unknown execution is still refused");
     app.stop().await;
 }
 
@@ -378,7 +396,25 @@ async fn restarting_a_failed_stage_runs_it_again_with_a_new_attempt() {
             "frank",
         )
         .await;
-    assert_eq!(status, 400, "a running stage cannot be restarted: {body}");
+    assert_eq!(status, 200, "{body}");
+    let execution = app.operations_applied(&running, 1).await;
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "1")["attempt"].clone()
+        ),
+        (json!("RUNNING"), json!(1)),
+        "as in Orca, a restart of a stage that still runs is ignored"
+    );
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{running}/stages/nope/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 404, "an unknown stage is refused: {body}");
+    app.cancel(&running).await;
+    app.ended(&running).await;
     app.stop().await;
 }
 
@@ -582,5 +618,117 @@ async fn a_stage_waits_for_its_execution_window() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(app.ended(&waits).await["status"], "CANCELED");
+    app.stop().await;
+}
+
+/// The first judgment of an attempt decides it: a repeat is accepted and changes nothing, a
+/// different judgment is refused, so the recorded answer never contradicts the outcome.
+#[tokio::test]
+async fn the_first_judgment_decides_and_a_repeat_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_trigger(
+            "life",
+            "judged-once",
+            vec![judgment("1", &[], json!({})), wait("2", &["1"], 0)],
+        )
+        .await;
+    app.judge(&id, "1", "continue").await;
+    let (_, execution) = app.get(&format!("/pipelines/{id}")).await;
+    let path = format!(
+        "/pipelines/{id}/stages/{}",
+        stage(&execution, "1")["id"].as_str().unwrap()
+    );
+    let (status, body) = app.patch(&path, &json!({"judgmentStatus": "stop"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("already judged"),
+        "{body}"
+    );
+    let (status, body) = app
+        .patch(&path, &json!({"judgmentStatus": "Continue"}))
+        .await;
+    assert_eq!(status, 200, "a repeated judgment is accepted: {body}");
+    let execution = app.ended(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    assert_eq!(
+        stage(&execution, "1")["context"]["judgmentStatus"],
+        "continue"
+    );
+    app.stop().await;
+}
+
+/// stop, then restart at once (both acknowledged, in that order): the restart runs the
+/// judged stage again. The API reports the judgment in the execution's message group before
+/// it answers, so the restart cannot overtake it and find the stage still running.
+#[tokio::test]
+async fn a_restart_right_after_a_stop_runs_the_judged_stage_again() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_trigger(
+            "life",
+            "stop-restart",
+            vec![judgment("1", &[], json!({})), wait("2", &["1"], 0)],
+        )
+        .await;
+    app.judge(&id, "1", "stop").await;
+    let (_, execution) = app.get(&format!("/pipelines/{id}")).await;
+    let judge_id = stage(&execution, "1")["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{id}/stages/{judge_id}/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for_execution(&id, "the judgment to wait again", |e| {
+        stage(e, "1")["status"] == "RUNNING" && stage(e, "1")["attempt"] == 2
+    })
+    .await;
+    app.judge(&id, "1", "continue").await;
+    let execution = app.ended(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    app.stop().await;
+}
+
+/// restart, then cancel at once, on a finished execution: the cancel is judged after the
+/// restart reopened the execution, so it cancels the restarted run (it used to be refused
+/// because the execution was still stored as finished).
+#[tokio::test]
+async fn a_cancel_right_after_a_restart_cancels_the_restarted_run() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .save_and_trigger(
+            "life",
+            "restart-cancel",
+            vec![judgment("1", &[], json!({}))],
+        )
+        .await;
+    app.judge(&id, "1", "stop").await;
+    let execution = app.ended(&id).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    let judge_id = stage(&execution, "1")["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .put(
+            &format!("/pipelines/{id}/stages/{judge_id}/restart"),
+            "frank",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.put(&format!("/pipelines/{id}/cancel"), "grace").await;
+    assert_eq!((status, body), (200, Value::Null));
+    let execution = app
+        .wait_for_execution(&id, "the restarted run to be canceled", |e| {
+            e["status"] == "CANCELED"
+        })
+        .await;
+    assert_eq!(
+        (
+            stage(&execution, "1")["status"].clone(),
+            stage(&execution, "1")["attempt"].clone(),
+            execution["canceledBy"].clone()
+        ),
+        (json!("CANCELED"), json!(2), json!("grace"))
+    );
     app.stop().await;
 }

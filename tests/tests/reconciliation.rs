@@ -120,3 +120,54 @@ async fn a_stage_whose_runs_keep_ending_without_reporting_is_given_up_on() {
     assert!(exception.contains("stopped reporting"), "{exception}");
     app.stop().await;
 }
+
+/// A launch that wrote its execution but whose pipeline machine run is gone (an emulator
+/// restart lost it, or the launcher crashed before starting it): the reconciler starts the
+/// machine, and the execution runs instead of staying NOT_STARTED forever.
+#[tokio::test]
+async fn an_execution_whose_pipeline_machine_never_started_is_started() {
+    use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
+    use gennaker_model::{PipelineConfig, new_id};
+
+    let app = spawn_with_fast_reconciler().await;
+    app.create_application("reconcile").await;
+    let pipeline = serde_json::json!({"application": "reconcile", "name": "unstarted",
+        "stages": [wait("1", &[], 0)]});
+    let (status, body) = app.post("/pipelines", &pipeline).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, saved) = app
+        .get("/applications/reconcile/pipelineConfigs/unstarted")
+        .await;
+    let config = PipelineConfig::from_value(saved).unwrap();
+    let caller = Caller::default();
+    let trigger = resolve_trigger(&config, serde_json::Map::new(), &caller).unwrap();
+    let execution = build_execution(
+        &config,
+        new_id(),
+        trigger,
+        &caller,
+        gennaker_model::json::now_millis(),
+        new_id,
+    );
+    let reference = |id: &str| {
+        app.running
+            .deployment
+            .resource(id)
+            .unwrap()
+            .ref_value
+            .clone()
+    };
+    let store = gennaker_store::Store::new(
+        aws_sdk_dynamodb::Client::new(&app.running.sdk),
+        gennaker_store::Tables {
+            applications: reference("ApplicationsTable"),
+            pipelines: reference("PipelinesTable"),
+            executions: reference("ExecutionsTable"),
+        },
+    );
+    store.create_execution(&execution, 3600).await.unwrap();
+
+    let ended = app.ended(&execution.id).await;
+    assert_eq!(ended["status"], "SUCCEEDED", "{ended}");
+    app.stop().await;
+}

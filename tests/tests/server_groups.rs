@@ -420,3 +420,140 @@ async fn bad_input_fails_the_stage_and_creates_nothing() {
     );
     app.stop().await;
 }
+
+fn cluster_stage(stage_type: &str, cluster: &str, extra: Value) -> Value {
+    let mut stage = json!({"refId": "1", "requisiteStageRefIds": [], "type": stage_type,
+        "name": stage_type, "cluster": cluster, "credentials": "default", "regions": [REGION],
+        "cloudProvider": "aws"});
+    for (key, value) in extra.as_object().unwrap() {
+        stage[key] = value.clone();
+    }
+    stage
+}
+
+fn is_disabled(group: &aws_sdk_autoscaling::types::AutoScalingGroup) -> bool {
+    group
+        .suspended_processes()
+        .iter()
+        .any(|process| process.process_name() == Some("AddToLoadBalancer"))
+}
+
+#[tokio::test]
+async fn cluster_stages_disable_scale_down_and_shrink_all_but_the_newest_group() {
+    let app = TestApp::spawn_with(spawn_options(false)).await;
+    let cloud = Cloud::of(&app);
+    let (image_id, _) = cloud.an_image().await;
+    let target_group = cloud.target_group("shop-web-tg").await;
+    let one = json!({"min": 1, "max": 1, "desired": 1});
+    let execution = run(
+        &app,
+        "three-pushes",
+        vec![
+            create_stage("1", &[], &image_id, one.clone()),
+            create_stage("2", &["1"], &image_id, one.clone()),
+            create_stage("3", &["2"], &image_id, one),
+        ],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let older = ["shop-web-v000", "shop-web-v001"];
+
+    // Disable every enabled group but the newest (a count given as text, as Jackson reads it).
+    let execution = run(
+        &app,
+        "disable-cluster",
+        vec![cluster_stage(
+            "disableCluster",
+            "shop-web",
+            json!({"remainingEnabledServerGroups": "1", "preferLargerOverNewer": false}),
+        )],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(
+        stage(&execution, "1")["context"]["deploy.server.groups"],
+        json!({REGION: ["shop-web-v001", "shop-web-v000"]})
+    );
+    for name in older {
+        let group = cloud.group(name).await.unwrap();
+        assert!(is_disabled(&group), "{name} is disabled");
+        assert!(
+            group.target_group_arns().is_empty(),
+            "{name} left its target group"
+        );
+    }
+    let newest = cloud.group("shop-web-v002").await.unwrap();
+    assert!(!is_disabled(&newest));
+    assert_eq!(
+        newest.target_group_arns(),
+        std::slice::from_ref(&target_group)
+    );
+
+    // Scale the disabled ones down to nothing; the enabled one is spared.
+    let execution = run(
+        &app,
+        "scale-down-cluster",
+        vec![cluster_stage("scaleDownCluster", "shop-web", json!({}))],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    for name in older {
+        let group = cloud.group(name).await.unwrap();
+        assert_eq!(
+            (group.min_size(), group.max_size(), group.desired_capacity()),
+            (Some(0), Some(0), Some(0)),
+            "{name}"
+        );
+        assert!(group.instances().is_empty(), "{name} has no instances left");
+    }
+    assert_eq!(
+        cloud
+            .group("shop-web-v002")
+            .await
+            .unwrap()
+            .instances()
+            .len(),
+        1
+    );
+
+    // Shrink the cluster to its newest group.
+    let execution = run(
+        &app,
+        "shrink-cluster",
+        vec![cluster_stage(
+            "shrinkCluster",
+            "shop-web",
+            json!({"shrinkToSize": 1}),
+        )],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(cloud.group_names().await, ["shop-web-v002"]);
+
+    // A cluster without groups fails the stage, unless told to go on.
+    let execution = run(
+        &app,
+        "disable-nothing",
+        vec![cluster_stage("disableCluster", "shop-nothing", json!({}))],
+    )
+    .await;
+    assert_eq!(execution["status"], "TERMINAL", "{execution}");
+    assert!(
+        stage(&execution, "1")["context"]["exception"]
+            .to_string()
+            .contains("No server groups found in cluster shop-nothing"),
+        "{execution}"
+    );
+    let execution = run(
+        &app,
+        "disable-nothing-fine",
+        vec![cluster_stage(
+            "disableCluster",
+            "shop-nothing",
+            json!({"continueIfClusterNotFound": true}),
+        )],
+    )
+    .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    app.stop().await;
+}

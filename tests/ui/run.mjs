@@ -281,6 +281,58 @@ async function scenarios(context) {
     await list.page.close();
   }
 
+  // --- Form editors: live cron feedback, a refused trigger save next to its form, parameters
+  // and notifications added through forms, and fields the forms do not show kept.
+  {
+    const formsConfig = pipelineJson("forms", [wait("1", [], 0)], {
+      triggers: [{ type: "cron", enabled: true, cronExpression: "0 0 12 * * ?", customField: "kept" }],
+    });
+    check((await api("POST", "/pipelines", formsConfig)).status === 200, "saving the forms pipeline");
+    const stored = async () => (await api("GET", `/applications/${APP}/pipelineConfigs/forms`)).json;
+    const { page } = await visit(context, `/ui/applications/${APP}/configs/${(await stored()).id}`, "config-forms");
+    const cron = page.locator("#trigger-0-cron");
+    const feedback = page.locator("#trigger-0-cron-feedback");
+    await feedback.filter({ hasText: /^Valid/ }).waitFor();
+    await cron.fill("0 0 25 * * ?");
+    await feedback.filter({ hasText: /^Invalid/ }).waitFor();
+    await cron.fill("0 0/30 * * * ?");
+    await feedback.filter({ hasText: /^Valid/ }).waitFor();
+    // A bad expression submitted anyway: the API's message beside the triggers, nothing saved.
+    await cron.fill("not a cron");
+    await page.getByRole("button", { name: "Save triggers" }).click();
+    const refused = page.locator("#triggers-error");
+    await refused.waitFor();
+    check(/cronExpression/.test(await refused.innerText()), `trigger error: ${await refused.innerText()}`);
+    await audit(page, "config-forms-refused");
+    check((await stored()).triggers[0].cronExpression === "0 0 12 * * ?", "the refused trigger was saved");
+    await page.locator("#trigger-0-cron").fill("0 0/30 * * * ?");
+    await page.getByRole("button", { name: "Save triggers" }).click();
+    await page.locator("p.notice", { hasText: "Triggers saved." }).waitFor();
+    // A parameter with options and an email notification, added through the forms.
+    await expand(page.locator("details", { hasText: "Add parameter" }));
+    await page.fill("#parameter-new-name", "flavour");
+    await page.fill("#parameter-new-default", "vanilla");
+    await page.fill("#parameter-new-options", "vanilla, mint");
+    await page.getByRole("button", { name: "Save parameters" }).click();
+    await page.locator("p.notice", { hasText: "Parameters saved." }).waitFor();
+    await expand(page.locator("details", { hasText: "Add notification" }));
+    await page.locator("#notification-new-type").selectOption("email");
+    await page.fill("#notification-new-address", "team@example.com");
+    await page.getByLabel("Pipeline fails").check();
+    await page.getByRole("button", { name: "Save notifications" }).click();
+    await page.locator("p.notice", { hasText: "Notifications saved." }).waitFor();
+    const after = await stored();
+    check(after.triggers[0].cronExpression === "0 0/30 * * * ?" && after.triggers[0].customField === "kept",
+      `triggers after the forms: ${JSON.stringify(after.triggers)}`);
+    const flavour = after.parameterConfig.find((parameter) => parameter.name === "flavour");
+    check(flavour && flavour.default === "vanilla" && flavour.options.map((o) => o.value).join() === "vanilla,mint",
+      `parameters after the forms: ${JSON.stringify(after.parameterConfig)}`);
+    check(after.notifications.length === 1 && after.notifications[0].address === "team@example.com"
+      && after.notifications[0].when.join() === "pipeline.failed", `notifications: ${JSON.stringify(after.notifications)}`);
+    await audit(page, "config-forms");
+    await page.close();
+  }
+
   // --- Names that look like markup render as text: no dialog, no injected element.
   {
     const xss = '"><img src=x onerror=alert(1)>';

@@ -151,7 +151,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn gate_router(state: AppState) -> Router {
-    use routes::{applications, executions, lifecycle, pipeline_configs, pipelines, tasks};
+    use routes::{
+        applications, executions, lifecycle, pipeline_configs, pipelines, sub_paths, tasks,
+    };
     Router::new()
         .route("/version", get(routes::version))
         .route("/health", get(routes::health))
@@ -193,13 +195,28 @@ fn gate_router(state: AppState) -> Router {
             "/pipelines/{id}/stages/{stage_id}",
             patch(executions::patch_stage),
         )
-        .route("/pipelines/{id}/cancel", put(lifecycle::cancel))
+        .route(
+            "/pipelines/{id}/cancel",
+            put(lifecycle::cancel)
+                .post(sub_paths::trigger_cancel)
+                .delete(sub_paths::delete_cancel),
+        )
         .route(
             "/applications/{application}/pipelines/{id}/cancel",
             put(lifecycle::cancel_for_application),
         )
-        .route("/pipelines/{id}/pause", put(lifecycle::pause))
-        .route("/pipelines/{id}/resume", put(lifecycle::resume))
+        .route(
+            "/pipelines/{id}/pause",
+            put(lifecycle::pause)
+                .post(sub_paths::trigger_pause)
+                .delete(sub_paths::delete_pause),
+        )
+        .route(
+            "/pipelines/{id}/resume",
+            put(lifecycle::resume)
+                .post(sub_paths::trigger_resume)
+                .delete(sub_paths::delete_resume),
+        )
         .route(
             "/pipelines/{id}/stages/{stage_id}/restart",
             put(lifecycle::restart_stage),
@@ -212,7 +229,8 @@ fn gate_router(state: AppState) -> Router {
         .route(
             "/pipelines/{id}/evaluateExpression",
             get(routes::expressions::evaluate_for_execution)
-                .post(routes::expressions::evaluate_posted),
+                .post(sub_paths::evaluate_or_trigger)
+                .delete(sub_paths::delete_evaluate_expression),
         )
         .route(
             "/pipelines/{id}/{stage_id}/evaluateExpression",
@@ -271,6 +289,11 @@ fn gate_routes() -> Router<AppState> {
             "/pipelineConfigs/{id}/history",
             get(pipeline_configs::pipeline_history),
         )
+        .route(
+            "/pipelineConfigs/{id}/compatibility",
+            get(pipeline_configs::compatibility),
+        )
+        .route("/pipelines/import", post(routes::import::import_pipelines))
         .route(
             "/actions/pipelines/reorder",
             post(reorder::reorder_pipelines),

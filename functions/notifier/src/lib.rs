@@ -14,6 +14,7 @@ use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_notify::Outgoing;
 use gennaker_outbound::{Outbound, RulesConfigError, UrlRules};
 use gennaker_runtime::batch::{parse_body, process_each};
+use gennaker_runtime::metrics;
 use gennaker_store::{Store, StoreError, Tables};
 use serde_json::Value;
 
@@ -152,6 +153,7 @@ impl Notifier {
         match self.channels.send(outgoing).await {
             Ok(()) => {
                 tracing::info!(execution_id, channel = %outgoing.channel, when = %outgoing.when, "notification sent");
+                notification_metric(metrics::NOTIFICATIONS_SENT, outgoing);
                 self.store
                     .mark_notification_sent(event_id, &key, self.marker_ttl_seconds)
                     .await?;
@@ -159,6 +161,7 @@ impl Notifier {
             }
             Err(reason) => {
                 tracing::warn!(execution_id, channel = %outgoing.channel, when = %outgoing.when, %reason, "notification failed; the event will be retried");
+                notification_metric(metrics::NOTIFICATION_FAILURES, outgoing);
                 Ok(false)
             }
         }
@@ -206,6 +209,15 @@ fn application_entries(preferences: serde_json::Map<String, Value>) -> Vec<Value
                 })
         })
         .collect()
+}
+
+/// A notification sent or failed, by channel (`slack`, `email`, `webhook`, ...).
+fn notification_metric(name: &str, outgoing: &Outgoing) {
+    metrics::count(
+        name,
+        &[("NotificationType", &outgoing.channel)],
+        &[("executionId", &outgoing.message.execution_id)],
+    );
 }
 
 #[cfg(test)]

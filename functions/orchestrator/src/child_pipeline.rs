@@ -117,6 +117,7 @@ impl Orchestrator {
             execution_id: child_id.to_string(),
             user: "parent pipeline".into(),
             reason: Some("The parent pipeline was canceled".into()),
+            operation_id: None,
         };
         self.queue.send(child_id, &message).await?;
         Ok(())
@@ -164,6 +165,10 @@ impl Orchestrator {
             now_millis(),
             new_id,
         );
+        // The parent stage fails with the reason; nothing of the child is written or run.
+        if let Some(reason) = gennaker_model::compatibility::refusal(&child) {
+            return Ok(Err(Refused(reason)));
+        }
         self.launcher.launch(&child).await?;
         Ok(Ok(child))
     }

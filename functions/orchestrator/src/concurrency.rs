@@ -67,6 +67,7 @@ impl Orchestrator {
                 execution_id: id.clone(),
                 user: "spinnaker".into(),
                 reason: Some(SUPERSEDED_REASON.into()),
+                operation_id: None,
             };
             self.queue.send(id, &cancel).await?;
         }

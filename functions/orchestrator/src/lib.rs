@@ -12,6 +12,7 @@ mod concurrency;
 mod dead_letters;
 mod expressions;
 pub mod messages;
+mod metrics;
 mod reconcile;
 mod stage_input;
 
@@ -41,6 +42,10 @@ pub use reconcile::{MAX_RERUNS, Reconciliation, rerun_after_millis};
 /// A test hook: answering true for an effect makes the orchestrator fail right before
 /// performing it (after persisting), as a crash there would.
 pub type FaultHook = std::sync::Arc<dyn Fn(&Effect) -> bool + Send + Sync>;
+
+/// Told of every change the orchestrator saved, as (before, after): local mode's console
+/// prints a line per execution and stage transition from it.
+pub type TransitionHook = std::sync::Arc<dyn Fn(&Execution, &Execution) + Send + Sync>;
 
 /// How often a lost optimistic-locking race is retried from a fresh read before the message
 /// is handed back to the queue.
@@ -123,10 +128,12 @@ pub struct Orchestrator {
     store: Store,
     step_functions: StepFunctions,
     stage_state_machine_arn: String,
+    pipeline_state_machine_arn: String,
     launcher: Launcher,
     queue: OrchestrationQueue,
     events: EventBus,
     fault: Option<FaultHook>,
+    on_transition: Option<TransitionHook>,
     window_zone: chrono_tz::Tz,
     cancel_queues: WorkerQueues,
 }
@@ -145,9 +152,10 @@ impl Orchestrator {
             launcher: Launcher::new(
                 store.clone(),
                 step_functions.clone(),
-                config.pipeline_state_machine_arn,
+                config.pipeline_state_machine_arn.clone(),
                 config.execution_retention_days * 24 * 3600,
             ),
+            pipeline_state_machine_arn: config.pipeline_state_machine_arn,
             store,
             step_functions,
             stage_state_machine_arn: config.stage_state_machine_arn,
@@ -157,6 +165,7 @@ impl Orchestrator {
             ),
             events: EventBus::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus_name),
             fault: None,
+            on_transition: None,
             window_zone: config.execution_window_time_zone,
             cancel_queues: WorkerQueues::new(aws_sdk_sqs::Client::new(sdk), config.cancel_queues),
         }
@@ -165,6 +174,12 @@ impl Orchestrator {
     /// Local mode's fault injection (tests only): see [`FaultHook`].
     pub fn with_fault_injection(mut self, hook: FaultHook) -> Self {
         self.fault = Some(hook);
+        self
+    }
+
+    /// Local mode's console: `hook` sees every saved change.
+    pub fn with_transition_hook(mut self, hook: TransitionHook) -> Self {
+        self.on_transition = Some(hook);
         self
     }
 
@@ -193,20 +208,34 @@ impl Orchestrator {
                 Err(reason) => return Err(fail(OrchestratorError::BadMessage(reason.clone()))),
             };
             let reports = consecutive_reports(&parsed[processed..], message.execution_id());
-            if reports.len() > 1 {
+            let handled = if reports.len() > 1 {
                 self.handle_reports(&reports).await.map_err(fail)?;
-                processed += reports.len();
+                reports.len()
             } else {
                 self.handle(message.clone()).await.map_err(fail)?;
-                processed += 1;
+                1
+            };
+            for (sqs_message, parsed) in messages[processed..processed + handled]
+                .iter()
+                .zip(&parsed[processed..])
+            {
+                if let Ok(report @ OrchestrationMessage::StageFinished { .. }) = parsed {
+                    metrics::record_report_handled(sqs_message, report.execution_id());
+                }
             }
+            processed += handled;
         }
         Ok(())
     }
 
     pub async fn handle(&self, message: OrchestrationMessage) -> Result<(), OrchestratorError> {
         let execution_id = message.execution_id().to_string();
-        let span = tracing::info_span!("orchestrate", execution_id = %execution_id);
+        let span = tracing::info_span!(
+            "orchestrate",
+            execution_id = %execution_id,
+            application = tracing::field::Empty,
+            pipeline_config_id = tracing::field::Empty,
+        );
         retry_on_conflict(&execution_id, || self.apply_once(&message))
             .instrument(span)
             .await
@@ -218,7 +247,13 @@ impl Orchestrator {
         reports: &[&OrchestrationMessage],
     ) -> Result<(), OrchestratorError> {
         let execution_id = reports[0].execution_id().to_string();
-        let span = tracing::info_span!("orchestrate", execution_id = %execution_id, reports = reports.len());
+        let span = tracing::info_span!(
+            "orchestrate",
+            execution_id = %execution_id,
+            reports = reports.len(),
+            application = tracing::field::Empty,
+            pipeline_config_id = tracing::field::Empty,
+        );
         retry_on_conflict(&execution_id, || async {
             let stored = self.load(&execution_id).await?;
             let now = now_millis();
@@ -233,10 +268,19 @@ impl Orchestrator {
     }
 
     async fn load(&self, execution_id: &str) -> Result<StoredExecution, OrchestratorError> {
-        self.store
+        let stored = self
+            .store
             .load_execution(execution_id)
             .await?
-            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))
+            .ok_or_else(|| OrchestratorError::UnknownExecution(execution_id.to_string()))?;
+        // Every later line of this message's handling names the execution's application and
+        // pipeline.
+        let span = tracing::Span::current();
+        span.record("application", stored.execution.application.as_str());
+        if let Some(config_id) = &stored.execution.pipeline_config_id {
+            span.record("pipeline_config_id", config_id.as_str());
+        }
+        Ok(stored)
     }
 
     async fn apply_once(&self, message: &OrchestrationMessage) -> Result<(), OrchestratorError> {
@@ -264,6 +308,13 @@ impl Orchestrator {
         let Some(event) = messages::engine_event(message, now_millis()) else {
             return Ok(());
         };
+        let operation = message.operation_id();
+        if let Some(operation_id) = operation
+            && gennaker_engine::operation_applied(&stored.execution, operation_id)
+        {
+            tracing::info!(operation_id, "operation applied already; delivered again");
+            return self.heal(&stored).await;
+        }
         if let Event::RestartStage {
             stage_id,
             user,
@@ -275,7 +326,11 @@ impl Orchestrator {
                 stage_id,
                 "restart waits for a free slot of its pipeline's concurrency limit"
             );
-            let queued = gennaker_engine::queue_restart(&stored.execution, stage_id, user, *now);
+            let mut queued =
+                gennaker_engine::queue_restart(&stored.execution, stage_id, user, *now);
+            if let Some(operation_id) = operation {
+                gennaker_engine::record_operation(&mut queued, operation_id);
+            }
             self.store.save_execution(&stored, &queued).await?;
             return Ok(());
         }
@@ -291,10 +346,24 @@ impl Orchestrator {
                 gennaker_engine::take_queued_restart(&stored.execution, now_millis())
         {
             return self
-                .apply_and_act_from(stored, before_queueing, &[restart])
+                .apply_and_act_from(stored, before_queueing, &[restart], None)
                 .await;
         }
-        self.apply_and_act(stored, &[event]).await
+        let current = stored.execution.clone();
+        self.apply_and_act_from(stored, current, &[event], operation)
+            .await
+    }
+
+    /// Re-issues the effects the stored state implies (all idempotent), for a message that
+    /// was applied already: its effects may have been lost in a crash after the save.
+    async fn heal(&self, stored: &StoredExecution) -> Result<(), OrchestratorError> {
+        let effects = gennaker_engine::pending_effects(&stored.execution);
+        self.perform(
+            &stored.execution,
+            stored.pipeline_task_token.as_deref(),
+            effects,
+        )
+        .await
     }
 
     /// A restart reopens a completed execution, which then needs a slot of its pipeline's
@@ -317,16 +386,18 @@ impl Orchestrator {
         events: &[Event],
     ) -> Result<(), OrchestratorError> {
         let current = stored.execution.clone();
-        self.apply_and_act_from(stored, current, events).await
+        self.apply_and_act_from(stored, current, events, None).await
     }
 
     /// As [`Self::apply_and_act`], starting from `current` (the stored execution, or what it
-    /// stands for) and saving over what was stored.
+    /// stands for) and saving over what was stored; `operation` is the id of the user
+    /// operation the events stand for, remembered so that a redelivery is recognised.
     async fn apply_and_act_from(
         &self,
         stored: StoredExecution,
         current: Execution,
         events: &[Event],
+        operation: Option<&str>,
     ) -> Result<(), OrchestratorError> {
         let mut next = current;
         let mut effects: Vec<Effect> = Vec::new();
@@ -346,6 +417,9 @@ impl Orchestrator {
             next = after;
             effects.extend(caused);
         }
+        if let Some(operation_id) = operation {
+            gennaker_engine::record_operation(&mut next, operation_id);
+        }
         if redelivered {
             // An event already applied: its effects may have been lost in a crash after the
             // save, so re-issue what the stored state implies (all idempotent).
@@ -356,6 +430,10 @@ impl Orchestrator {
             // on the detail's eventId) rather than losing an event.
             self.publish(transitions).await?;
             self.store.save_execution(&stored, &next).await?;
+            metrics::record_change(&stored.execution, &next);
+            if let Some(hook) = &self.on_transition {
+                hook(&stored.execution, &next);
+            }
         }
         self.perform(
             &next,

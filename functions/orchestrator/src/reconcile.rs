@@ -1,7 +1,9 @@
 //! Reconciliation: finds running stages whose stage state machine run is gone (an emulator
 //! or region incident lost it) or ended without its report being applied (the report was
 //! lost, or the run was stopped from outside), and runs them again. Nothing else notices such
-//! a stage: the execution would stay RUNNING forever.
+//! a stage: the execution would stay RUNNING forever. Likewise an execution written but not
+//! started whose pipeline machine run is gone (lost with the emulator, or never started)
+//! gets its machine started again, or it would stay NOT_STARTED forever.
 //!
 //! Stateless and safe to run twice at once: re-runs are named `{run}-r1`, `{run}-r2`, … and
 //! started by name, so two reconcilers start the same run once. Workers key their progress on
@@ -35,6 +37,8 @@ pub struct Reconciliation {
     pub rerun: Vec<String>,
     /// `(execution id, stage id)` of stages given up on (aborted TERMINAL).
     pub abandoned: Vec<(String, String)>,
+    /// Ids of executions not yet started whose pipeline machine was started again.
+    pub relaunched: Vec<String>,
 }
 
 enum Verdict {
@@ -54,6 +58,11 @@ impl Orchestrator {
             };
             done.examined += 1;
             let execution = &stored.execution;
+            if execution.status == ExecutionStatus::NotStarted
+                && self.relaunch_if_lost(execution).await?
+            {
+                done.relaunched.push(execution.id.clone());
+            }
             if execution.status != ExecutionStatus::Running {
                 continue;
             }
@@ -100,6 +109,22 @@ impl Orchestrator {
             }
         }
         Ok(Verdict::GiveUp)
+    }
+
+    /// Starts the pipeline machine of a NOT_STARTED execution when no run of it exists. One
+    /// that runs (waiting for a concurrency slot, say) or ended is left alone; the start is
+    /// named after the execution, so a launch doing the same at once starts one run.
+    async fn relaunch_if_lost(&self, execution: &Execution) -> Result<bool, OrchestratorError> {
+        let arn = execution_arn(&self.pipeline_state_machine_arn, &execution.id);
+        if self.step_functions.run_state(&arn).await? != RunState::Missing {
+            return Ok(false);
+        }
+        tracing::warn!(execution_id = %execution.id,
+            "an execution that has not started has no pipeline machine run; starting it again");
+        self.launcher
+            .start_machine_named(execution, &execution.id)
+            .await?;
+        Ok(true)
     }
 
     async fn rerun(

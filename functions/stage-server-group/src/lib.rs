@@ -3,7 +3,8 @@
 //! `cloneServerGroup`, `resizeServerGroup`, `disableServerGroup`, `enableServerGroup`,
 //! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags` — and
 //! the network stages `upsertSecurityGroup`, `deleteSecurityGroup`, `upsertLoadBalancer`
-//! and `deleteLoadBalancer` (`operations/network.rs`).
+//! and `deleteLoadBalancer` (`operations/network.rs`), and the cluster-wide `disableCluster`,
+//! `scaleDownCluster` and `shrinkCluster` (`operations/cluster.rs`).
 //!
 //! Every poll first reads the stage context into a checked request (a bad one fails the
 //! stage before any cloud call), then either acts or checks whether the cloud has reached
@@ -30,7 +31,7 @@ use gennaker_worker::{Answer, LoadedStage, Progress, StageInput, StageWorker, Ta
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
 
 /// The stage types this worker runs.
-pub const STAGE_TYPES: [&str; 14] = [
+pub const STAGE_TYPES: [&str; 17] = [
     "deploy",
     "cloneServerGroup",
     "rollbackServerGroup",
@@ -45,6 +46,9 @@ pub const STAGE_TYPES: [&str; 14] = [
     "deleteSecurityGroup",
     "upsertLoadBalancer",
     "deleteLoadBalancer",
+    "disableCluster",
+    "scaleDownCluster",
+    "shrinkCluster",
 ];
 
 /// Configuration read once at cold start.

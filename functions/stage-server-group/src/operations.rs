@@ -1,8 +1,10 @@
 //! One poll of one server-group stage.
 
+mod cluster;
 mod network;
 
 use gennaker_cloud::capacity::Capacity;
+use gennaker_cloud::cluster::ClusterOperation;
 use gennaker_cloud::requests::{self, ImageRef, Location, TargetSpec};
 use gennaker_cloud::server_group::{Image, ServerGroup, newest_first, select_image_source};
 use gennaker_cloud::views::build_info;
@@ -37,6 +39,9 @@ impl Poll<'_> {
             "deleteSecurityGroup" => self.delete_security_group().await,
             "upsertLoadBalancer" => self.upsert_load_balancer().await,
             "deleteLoadBalancer" => self.delete_load_balancer().await,
+            "disableCluster" => self.on_cluster(ClusterOperation::Disable).await,
+            "scaleDownCluster" => self.on_cluster(ClusterOperation::ScaleDown).await,
+            "shrinkCluster" => self.on_cluster(ClusterOperation::Shrink).await,
             other => Err(Stop::Failed(format!(
                 "the server-group worker does not run '{other}' stages"
             ))),

@@ -7,6 +7,10 @@
 //! config-sync keeps send `{"cronTrigger": {pipelineId, triggerId, scheduleName,
 //! scheduledTime}}` to the same queue; each schedule and scheduled time starts at most one
 //! execution.
+//!
+//! The self-test (template.yaml's `SelfTest`): its schedule sends `{"selfTest": {pipelines,
+//! scheduledTime}}`; the pipelines are saved when they changed and the last one is started
+//! once per scheduled time.
 
 mod jenkins_builds;
 
@@ -15,7 +19,9 @@ use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_launch::{LaunchError, Launcher};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, MissingParameter, build_execution, resolve_trigger};
-use gennaker_model::schedules::{CRON, CronFire, ScheduledMessage, cron_triggers};
+use gennaker_model::schedules::{
+    CRON, CronFire, ScheduledMessage, SelfTestMessage, SelfTestRun, cron_triggers,
+};
 use gennaker_model::triggers::{self, PIPELINE};
 use gennaker_model::{ExecutionStatus, PipelineConfig, new_id};
 use gennaker_runtime::batch::{parse_body, process_each};
@@ -54,6 +60,9 @@ impl TriggersConfig {
 
 pub use jenkins_builds::{JenkinsPoller, JenkinsPollerConfig, PollerConfigError};
 
+/// Who the self-test's pipelines are saved and run as.
+pub const SELF_TEST_USER: &str = "gennaker-self-test";
+
 #[derive(Clone)]
 pub struct PipelineTriggers {
     store: Store,
@@ -84,13 +93,15 @@ impl PipelineTriggers {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         process_each(event, |message| async move {
             let event: Value = parse_body(&message).map_err(TriggerError::BadMessage)?;
-            match event.get("cronTrigger") {
-                Some(_) => {
-                    let message: ScheduledMessage = serde_json::from_value(event)
-                        .map_err(|err| TriggerError::BadMessage(err.to_string()))?;
-                    self.handle_cron(&message.cron_trigger).await
-                }
-                None => self.handle(&event).await,
+            let bad = |err: serde_json::Error| TriggerError::BadMessage(err.to_string());
+            if event.get("cronTrigger").is_some() {
+                let message: ScheduledMessage = serde_json::from_value(event).map_err(bad)?;
+                self.handle_cron(&message.cron_trigger).await
+            } else if event.get("selfTest").is_some() {
+                let message: SelfTestMessage = serde_json::from_value(event).map_err(bad)?;
+                self.handle_self_test(&message.self_test).await
+            } else {
+                self.handle(&event).await
             }
         })
         .await
@@ -184,6 +195,51 @@ impl PipelineTriggers {
             origin: None,
         };
         self.launch_once(&config, &event_id, trigger, caller).await
+    }
+
+    /// A run of the self-test: saves each of its pipelines that differs from the stored one
+    /// (a stack update changes them; an unchanged run writes nothing), then starts the last
+    /// one, once per scheduled time.
+    pub async fn handle_self_test(&self, run: &SelfTestRun) -> Result<(), TriggerError> {
+        let mut last = None;
+        for document in &run.pipelines {
+            last = Some(self.install_self_test_pipeline(document).await?);
+        }
+        let config =
+            last.ok_or_else(|| TriggerError::BadMessage("the self-test has no pipeline".into()))?;
+        let event_id = format!("self-test@{}", run.scheduled_time);
+        let trigger = json!({
+            "type": CRON, "id": "self-test", "enabled": true,
+            "eventId": event_id, "user": SELF_TEST_USER,
+        });
+        let Value::Object(trigger) = trigger else {
+            unreachable!("a JSON object literal")
+        };
+        let caller = Caller {
+            user: Some(SELF_TEST_USER.to_string()),
+            origin: None,
+        };
+        self.launch_once(&config, &event_id, trigger, caller).await
+    }
+
+    async fn install_self_test_pipeline(
+        &self,
+        document: &Map<String, Value>,
+    ) -> Result<PipelineConfig, TriggerError> {
+        let config = PipelineConfig::from_value(Value::Object(document.clone()))
+            .map_err(TriggerError::BadMessage)?;
+        let id = config
+            .id()
+            .ok_or_else(|| TriggerError::BadMessage("a self-test pipeline has no id".into()))?;
+        if let Some(stored) = self.store.get_pipeline_by_id(id).await? {
+            let unchanged = document
+                .iter()
+                .all(|(key, value)| stored.document().get(key) == Some(value));
+            if unchanged {
+                return Ok(stored);
+            }
+        }
+        Ok(self.store.save_pipeline(config, SELF_TEST_USER).await?)
     }
 
     /// Starts `config` with `trigger` unless `event_id` already started it (then makes sure

@@ -22,6 +22,10 @@
   lookups. An AttributeValue made only of strings, numbers, sets of them, booleans, nulls,
   maps and lists is already its own JSON form and is passed through; binary values still
   take moto's path.
+- moto answers requests on many threads and checks a write's ConditionExpression apart from
+  making the write, so two conditional writes of one item at the same instant could both
+  succeed (two judges of one manual judgment both got 200). DynamoDB makes each write's
+  condition and change one atomic step; here every write request runs under one lock.
 """
 import bisect
 import copy
@@ -42,14 +46,36 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
+from moto.dynamodb.responses import DynamoHandler
 
 
 def apply() -> None:
+    _atomic_writes()
     _faster_cast_value()
     _query_reads_its_partition()
     _keep_indexes_current()
     DynamoDBBackend.transact_write_items = transact_write_items
     _pass_plain_attribute_values_through()
+
+
+# ---------------------------------------------------------------- atomic writes
+
+_WRITE_LOCK = threading.RLock()
+_WRITE_ACTIONS = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+
+
+def _atomic_writes() -> None:
+    for action in _WRITE_ACTIONS:
+        setattr(DynamoHandler, action, _under_write_lock(getattr(DynamoHandler, action)))
+
+
+def _under_write_lock(handler):
+    @functools.wraps(handler)
+    def locked(self):
+        with _WRITE_LOCK:
+            return handler(self)
+
+    return locked
 
 
 # ---------------------------------------------------------------- partition indexes

@@ -38,7 +38,8 @@ pub async fn deploy(
     let mut resources = BTreeMap::new();
     for id in template.deployment_order()? {
         let resource = &template.resources[&id];
-        if PLAYED_LOCALLY.contains(&resource.resource_type.as_str()) {
+        let resource_type = resource.resource_type.as_str();
+        if PLAYED_LOCALLY.contains(&resource_type) || OPERATIONS_ONLY.contains(&resource_type) {
             continue;
         }
         let scope = template.scope(stack_name, &region, &resources);
@@ -62,11 +63,10 @@ pub async fn deploy(
     }
     let scope = template.scope(stack_name, &region, &resources);
     let mut functions = BTreeMap::new();
-    for (id, resource) in template
-        .resources
-        .iter()
-        .filter(|(_, r)| r.resource_type == FUNCTION)
-    {
+    for (id, resource) in &template.resources {
+        if resource.resource_type != FUNCTION || !template.is_active(id)? {
+            continue;
+        }
         let function =
             describe_function(id, &resource.properties, &template.function_globals, &scope)
                 .with_context(|| format!("describing the function {id}"))?;

@@ -6,7 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value as Json};
 
-use super::{CREATED_IN_EMULATOR, PLAYED_LOCALLY, Resource};
+use super::{CREATED_IN_EMULATOR, OPERATIONS_ONLY, PLAYED_LOCALLY, Resource};
+
+/// A type local mode creates, plays itself or knowingly passes over.
+pub(super) fn is_supported(resource_type: &str) -> bool {
+    CREATED_IN_EMULATOR.contains(&resource_type)
+        || PLAYED_LOCALLY.contains(&resource_type)
+        || OPERATIONS_ONLY.contains(&resource_type)
+}
 
 /// Converts YAML to JSON, turning CloudFormation's short-form tags (`!Ref X`, `!GetAtt X.Y`,
 /// `!Sub ..`) into their long form (`{"Ref": "X"}`, `{"Fn::GetAtt": "X.Y"}`, ..).
@@ -78,12 +85,14 @@ pub(super) fn parse_resources(
             .get("Type")
             .and_then(Json::as_str)
             .with_context(|| format!("resource {id} has no Type"))?;
-        if !CREATED_IN_EMULATOR.contains(&resource_type) && !PLAYED_LOCALLY.contains(&resource_type)
-        {
+        let condition = match resource.get("Condition") {
+            None => None,
+            Some(Json::String(name)) => Some(name.clone()),
+            Some(other) => bail!("resource {id}: Condition must be a name, not {other}"),
+        };
+        // A conditional resource's type is checked only if its condition holds.
+        if condition.is_none() && !is_supported(resource_type) {
             bail!("resource {id}: local mode does not support the type {resource_type}");
-        }
-        if resource.get("Condition").is_some() {
-            bail!("resource {id}: local mode does not support conditions");
         }
         let depends_on = match resource.get("DependsOn") {
             None => vec![],
@@ -99,6 +108,7 @@ pub(super) fn parse_resources(
             id.clone(),
             Resource {
                 resource_type: resource_type.to_string(),
+                condition,
                 properties,
                 depends_on,
             },

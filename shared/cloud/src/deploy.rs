@@ -417,6 +417,20 @@ mod tests {
     }
 
     #[test]
+    fn strategy_numbers_may_be_strings_and_nulls_mean_unset() {
+        let found = read(json!({"cluster": cluster(json!({
+            "strategy": "redblack", "maxRemainingAsgs": "2", "delayBeforeDisableSec": null,
+            "delayBeforeScaleDownSec": "", "targetPercentages": null, "scaleDown": "true"
+        }))}))
+        .unwrap();
+        let options = &found[0].options;
+        assert_eq!(options.max_remaining_asgs, Some(2));
+        assert_eq!(options.delay_before_disable_seconds, 0);
+        assert_eq!(options.delay_before_scale_down_seconds, 0);
+        assert!(options.scale_down);
+    }
+
+    #[test]
     fn use_source_capacity_needs_no_capacity() {
         let mut sized_by_source = cluster(json!({"useSourceCapacity": true}));
         sized_by_source.as_object_mut().unwrap().remove("capacity");

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod bake;
 pub mod cache;
 pub mod capacity;
+pub mod cluster;
 pub mod deploy;
 pub mod naming;
 pub mod network;

@@ -180,7 +180,7 @@ pub fn cluster(context: &Map<String, Value>) -> Result<String, RequestError> {
     Ok(name.to_string())
 }
 
-fn int(value: Option<&Value>, field: &str) -> Result<Option<i64>, RequestError> {
+pub(crate) fn int(value: Option<&Value>, field: &str) -> Result<Option<i64>, RequestError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -484,6 +484,23 @@ mod tests {
         assert_eq!(request.zones, vec!["us-east-1a"]);
         assert_eq!(request.launch.key_name.as_deref(), Some("kp"));
         assert_eq!(request.tags["team"], "x");
+    }
+
+    #[test]
+    fn capacities_given_as_strings_read_as_numbers_and_nulls_as_absent() {
+        let as_strings = context(json!({"capacity": {"min": "1", "max": " 3", "desired": "2"}}));
+        assert_eq!(
+            capacity(&as_strings).unwrap(),
+            Capacity {
+                min: 1,
+                max: 3,
+                desired: 2
+            }
+        );
+        let desired_null = context(json!({"capacity": {"min": "2", "max": 4, "desired": null}}));
+        assert_eq!(capacity(&desired_null).unwrap().desired, 2);
+        let not_a_number = context(json!({"capacity": {"min": "one", "max": 4}}));
+        assert_eq!(capacity(&not_a_number).unwrap_err().field, "capacity.min");
     }
 
     #[test]

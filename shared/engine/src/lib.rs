@@ -10,12 +10,15 @@ mod completion;
 mod conditions;
 mod events;
 mod lifecycle;
+mod operations;
 mod queued_restart;
 mod stages;
 
 pub use conditions::{LiteralConditions, StageConditions};
 pub use events::{LifecycleEvent, lifecycle_events};
+pub use operations::{operation_applied, record_operation};
 pub use queued_restart::{can_restart, queue_restart, take_queued_restart};
+pub use stages::EVALUATE_VARIABLES;
 
 use gennaker_model::{Execution, ExecutionStatus};
 use serde_json::{Map, Value};

@@ -243,6 +243,22 @@ fn forget_previous_run(stage: &mut StageExecution) {
                 context.remove("serverGroupName");
             }
         }
+        // A restarted cluster-wide stage looks at the cluster again.
+        "disableCluster" | "scaleDownCluster" | "shrinkCluster" => {
+            for key in [
+                "clusterTargets",
+                "acted",
+                "deploy.server.groups",
+                "deploy.account.name",
+            ] {
+                context.remove(key);
+            }
+        }
+        // Orca's `EvaluateVariablesStage.prepareStageForRestart`: each variable is evaluated
+        // again from its source.
+        "evaluateVariables" => {
+            stage.outputs.clear();
+        }
         // A restarted load balancer upsert applies the stage again; a restarted deletion
         // reads the load balancer's own target groups again.
         "upsertLoadBalancer" => {

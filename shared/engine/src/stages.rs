@@ -61,6 +61,9 @@ pub(crate) fn start_ready_stages(
             if fails_on_failed_expressions(&stage.context) {
                 fail_before_running(stage, now);
                 skipped_any = true;
+            } else if stage.stage_type == EVALUATE_VARIABLES {
+                complete_evaluate_variables(stage, now);
+                skipped_any = true;
             } else {
                 effects.push(start_stage(stage, now));
             }
@@ -98,6 +101,34 @@ fn fail_before_running(stage: &mut StageExecution, now: i64) {
     stage.start_time = Some(now);
     let status = failure_status(ExecutionStatus::Terminal, &stage.context);
     end_stage(stage, status, now);
+}
+
+/// The stage type whose work is done when its context is prepared.
+pub const EVALUATE_VARIABLES: &str = "evaluateVariables";
+
+/// An `evaluateVariables` stage needs no worker: its variables were evaluated in order with
+/// its context ([`StageConditions::prepare_context`]), and Orca's `EvaluateVariablesTask`
+/// only copies each `{key, value}` to the stage's outputs, where later stages find them by
+/// key. So the stage starts and succeeds at once.
+fn complete_evaluate_variables(stage: &mut StageExecution, now: i64) {
+    start_stage(stage, now);
+    let outputs: Vec<(String, Value)> = stage
+        .context
+        .get("variables")
+        .and_then(Value::as_array)
+        .map(|variables| {
+            variables
+                .iter()
+                .filter_map(|variable| {
+                    let key = variable.get("key")?.as_str()?;
+                    let value = variable.get("value").cloned().unwrap_or(Value::Null);
+                    Some((key.to_string(), value))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    stage.outputs.extend(outputs);
+    end_stage(stage, ExecutionStatus::Succeeded, now);
 }
 
 /// Where Spinnaker records failed expressions of a stage.

@@ -311,3 +311,36 @@ fn pending_effects_restate_running_stages_and_completion() {
         ]
     );
 }
+
+#[test]
+fn evaluate_variables_succeeds_when_it_starts_with_its_variables_as_outputs() {
+    let (execution, effects) = apply(
+        execution_of(vec![
+            stage(
+                "1",
+                &[],
+                json!({"type": "evaluateVariables", "variables": [
+                    {"key": "region", "value": "us-east-1"}, {"key": "count", "value": 2},
+                    {"value": "no key"}]}),
+            ),
+            stage("2", &["1"], json!({})),
+        ]),
+        &Event::Start { now: 10 },
+    );
+    assert_eq!(
+        effects,
+        vec![start_stage("2", 1)],
+        "no stage machine runs for it; its child starts at once"
+    );
+    let variables = execution.stage_by_ref_id("1").unwrap();
+    assert_eq!(
+        (variables.status, variables.start_time, variables.end_time),
+        (Succeeded, Some(10), Some(10))
+    );
+    assert_eq!(
+        Value::Object(variables.outputs.clone()),
+        json!({"region": "us-east-1", "count": 2})
+    );
+    assert_eq!(variables.tasks[0].name, "evaluateVariables");
+    assert_eq!(variables.tasks[0].status, Succeeded);
+}

@@ -5,8 +5,8 @@ mod common;
 
 use common::{execution_of, finished, stage, stage_id, status_of};
 use gennaker_engine::{
-    Effect, Event, StageConditions, apply, apply_with, can_restart, queue_restart,
-    take_queued_restart,
+    Effect, Event, StageConditions, apply, apply_with, can_restart, operation_applied,
+    queue_restart, record_operation, take_queued_restart,
 };
 use gennaker_model::{Execution, ExecutionStatus::*, StageExecution};
 use serde_json::{Value, json};
@@ -678,4 +678,16 @@ fn restarting_a_load_balancer_stage_acts_again() {
     let context = &execution.stage_by_ref_id("2").unwrap().context;
     assert!(context.get("targetGroupsToDelete").is_none());
     assert_eq!(context["loadBalancerName"], "shop-web");
+}
+
+#[test]
+fn applied_operations_are_remembered_and_only_the_latest_ones() {
+    let mut execution = started(vec![stage("1", &[], json!({}))]);
+    assert!(!operation_applied(&execution, "op-1"));
+    for number in 1..=40 {
+        record_operation(&mut execution, &format!("op-{number}"));
+    }
+    assert!(operation_applied(&execution, "op-40"));
+    assert!(operation_applied(&execution, "op-9"));
+    assert!(!operation_applied(&execution, "op-8"), "32 are remembered");
 }

@@ -8,6 +8,11 @@
 //! caller that crashed between the two, or that is retried, launches again and the
 //! execution runs once. Triggers that fire per event first claim the event
 //! ([`Launcher::launch_for_event`]), so a repeated event maps to the same execution id.
+//!
+//! An execution with a stage Gennaker cannot run (and that may be enabled) is not started:
+//! it is recorded TERMINAL at once with the reason, as Orca records a start that fails, and
+//! no stage of it runs. Paths that answer a caller (the API's manual trigger, a pipeline
+//! stage) check [`gennaker_model::compatibility::refusal`] first to answer with it.
 
 use gennaker_model::Execution;
 use gennaker_protocol::PipelineMachineInput;
@@ -20,6 +25,27 @@ pub enum LaunchError {
     Store(#[from] StoreError),
     #[error("{0}")]
     StepFunctions(#[from] StepFunctionsError),
+}
+
+/// How Orca begins the cancellation reason of an execution it refused to start.
+const FAILED_ON_STARTUP: &str = "Failed on startup: ";
+
+/// Whether the execution was recorded as refused ([`Launcher::record_refused`]).
+fn was_refused(execution: &Execution) -> bool {
+    execution.status == gennaker_model::ExecutionStatus::Terminal
+        && execution
+            .cancellation_reason
+            .as_deref()
+            .is_some_and(|reason| reason.starts_with(FAILED_ON_STARTUP))
+}
+
+/// What became of a launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launched {
+    /// Written and its pipeline machine started (or already running).
+    Started,
+    /// Recorded TERMINAL without running, for this reason.
+    Refused(String),
 }
 
 /// What launching needs: the store, Step Functions and the pipeline state machine.
@@ -46,16 +72,29 @@ impl Launcher {
         }
     }
 
-    /// Writes `execution` unless it is already written, then starts its pipeline machine.
-    pub async fn launch(&self, execution: &Execution) -> Result<(), LaunchError> {
+    /// Writes `execution` unless it is already written, then starts its pipeline machine;
+    /// one that cannot run is recorded TERMINAL instead.
+    pub async fn launch(&self, execution: &Execution) -> Result<Launched, LaunchError> {
+        if let Some(reason) = gennaker_model::compatibility::refusal(execution) {
+            self.record_refused(
+                execution.clone(),
+                &reason,
+                gennaker_model::json::now_millis(),
+            )
+            .await?;
+            return Ok(Launched::Refused(reason));
+        }
         match (self.store)
             .create_execution(execution, self.execution_ttl_seconds)
             .await
         {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Ok(()) => record_trigger_fire(execution),
+            // Written by an earlier delivery, which counted it.
+            Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other.into()),
         }
-        self.start_machine(execution).await
+        self.start_machine(execution).await?;
+        Ok(Launched::Started)
     }
 
     /// Launches the execution `execution_id`: the stored one if it was written before (its
@@ -101,7 +140,7 @@ impl Launcher {
 
     /// Starts the machine of execution `execution_id` again if it was written before (a
     /// crash may have come between the write and the start; a machine that runs already is
-    /// left alone); `None` when it was not written.
+    /// left alone, and one refused at startup never runs); `None` when it was not written.
     pub async fn relaunch_if_stored(
         &self,
         execution_id: &str,
@@ -109,12 +148,15 @@ impl Launcher {
         let Some(stored) = self.store.load_execution(execution_id).await? else {
             return Ok(None);
         };
-        self.start_machine(&stored.execution).await?;
+        if !was_refused(&stored.execution) {
+            self.start_machine(&stored.execution).await?;
+        }
         Ok(Some(stored.execution))
     }
 
     /// Records a start that is refused before it runs (e.g. a disabled pipeline), as Orca
-    /// does: the execution is written TERMINAL, canceled by the system, and never runs.
+    /// does: the execution is written TERMINAL, canceled by the system, and never runs. A
+    /// repeated call finds it written and leaves it.
     pub async fn record_refused(
         &self,
         mut execution: Execution,
@@ -124,13 +166,16 @@ impl Launcher {
         execution.status = gennaker_model::ExecutionStatus::Terminal;
         execution.canceled = true;
         execution.canceled_by = Some("system".to_string());
-        execution.cancellation_reason = Some(format!("Failed on startup: {reason}"));
+        execution.cancellation_reason = Some(format!("{FAILED_ON_STARTUP}{reason}"));
         execution.start_time = Some(now);
         execution.end_time = Some(now);
-        self.store
+        match (self.store)
             .create_execution(&execution, self.execution_ttl_seconds)
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Starts the execution's pipeline machine under `name` (the execution id for a first
@@ -153,4 +198,22 @@ impl Launcher {
     async fn start_machine(&self, execution: &Execution) -> Result<(), LaunchError> {
         self.start_machine_named(execution, &execution.id).await
     }
+}
+
+/// One execution started by a trigger, by the trigger's type (`manual`, `cron`, `webhook`,
+/// `pipeline`, `jenkins`, ...).
+fn record_trigger_fire(execution: &Execution) {
+    let trigger_type = execution
+        .trigger
+        .get("type")
+        .and_then(|value| value.as_str())
+        .unwrap_or("manual");
+    gennaker_runtime::metrics::count(
+        gennaker_runtime::metrics::TRIGGER_FIRES,
+        &[("TriggerType", trigger_type)],
+        &[
+            ("executionId", &execution.id),
+            ("application", &execution.application),
+        ],
+    );
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-use crate::json::bool_field;
+use crate::json::{bool_field, whole_number};
 
 /// Orca's `tasks.execution-window.timezone` default.
 pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Los_Angeles;
@@ -40,7 +40,7 @@ impl ExecutionWindow {
             .and_then(Value::as_array)
             .map(|days| {
                 days.iter()
-                    .filter_map(Value::as_u64)
+                    .filter_map(whole_number)
                     .map(|d| d as u32)
                     .filter(|d| (1..=7).contains(d))
                     .collect()
@@ -55,7 +55,7 @@ impl ExecutionWindow {
             .get("jitter")
             .filter(|j| j.get("enabled").and_then(Value::as_bool) == Some(true))
             .map(|j| {
-                let seconds = |key: &str| j.get(key).and_then(Value::as_u64).unwrap_or(0);
+                let seconds = |key: &str| j.get(key).and_then(whole_number).unwrap_or(0);
                 Jitter {
                     min_seconds: seconds("minDelay"),
                     max_seconds: seconds("maxDelay").max(seconds("minDelay")),
@@ -138,7 +138,7 @@ pub fn iso8601(millis: i64) -> String {
 
 /// `{startHour, startMin, endHour, endMin}` as minutes after midnight.
 fn range(entry: &Value) -> Option<(u32, u32)> {
-    let field = |key: &str| entry.get(key).and_then(Value::as_u64).map(|v| v as u32);
+    let field = |key: &str| entry.get(key).and_then(whole_number).map(|v| v as u32);
     let start = field("startHour")? * 60 + field("startMin").unwrap_or(0);
     let end = field("endHour")? * 60 + field("endMin").unwrap_or(0);
     Some((start.min(24 * 60), end.min(24 * 60)))
@@ -172,6 +172,19 @@ mod tests {
             .with_ymd_and_hms(year, month, day, hour, minute, 0)
             .unwrap()
             .timestamp_millis()
+    }
+
+    #[test]
+    fn hours_days_and_jitter_may_be_strings_as_jackson_reads_them() {
+        let as_numbers = window(
+            json!({"whitelist": [{"startHour": 9, "startMin": 30, "endHour": 17, "endMin": 0}],
+            "days": [2, 3], "jitter": {"enabled": true, "minDelay": 5, "maxDelay": 10}}),
+        );
+        let as_strings = window(
+            json!({"whitelist": [{"startHour": "9", "startMin": "30", "endHour": "17", "endMin": "0"}],
+            "days": ["2", "3"], "jitter": {"enabled": true, "minDelay": "5", "maxDelay": "10"}}),
+        );
+        assert_eq!(as_strings, as_numbers);
     }
 
     #[test]

@@ -15,6 +15,16 @@ pub fn bool_field(object: &Map<String, Value>, key: &str) -> Option<bool> {
     }
 }
 
+/// A whole, non-negative number given as a JSON number or as a string of digits: Jackson,
+/// which reads Spinnaker's configs, coerces `"420"` into an integer field.
+pub fn whole_number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Ids (`refId`, `requisiteStageRefIds[]`) may be strings or numbers; both become strings.
 pub fn to_id_string(value: &Value) -> Option<String> {
     match value {
@@ -30,4 +40,25 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_numbers_come_as_numbers_or_digit_strings() {
+        assert_eq!(whole_number(&json!(420)), Some(420));
+        assert_eq!(whole_number(&json!(" 420 ")), Some(420));
+        for not_whole in [
+            json!(-1),
+            json!("4.5"),
+            json!("soon"),
+            json!(null),
+            json!(true),
+        ] {
+            assert_eq!(whole_number(&not_whole), None, "{not_whole}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! stages, tasks and statuses. Pure: no I/O.
 
 pub mod application;
+pub mod compatibility;
 pub mod concurrency;
 pub mod cron;
 pub mod execution;

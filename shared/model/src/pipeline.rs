@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::json::{bool_field, str_field, to_id_string};
+use crate::json::{bool_field, str_field, to_id_string, whole_number};
 
 /// A pipeline config: the opaque JSON document plus typed accessors.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +67,10 @@ impl PipelineConfig {
     }
 
     pub fn index(&self) -> Option<i64> {
-        self.document.get("index").and_then(Value::as_i64)
+        let index = self.document.get("index")?;
+        index
+            .as_i64()
+            .or_else(|| whole_number(index).and_then(|n| i64::try_from(n).ok()))
     }
 
     pub fn is_disabled(&self) -> bool {
@@ -85,7 +88,7 @@ impl PipelineConfig {
     pub fn max_concurrent_executions(&self) -> u64 {
         self.document
             .get("maxConcurrentExecutions")
-            .and_then(Value::as_u64)
+            .and_then(whole_number)
             .unwrap_or(0)
     }
 
@@ -258,6 +261,27 @@ mod tests {
             Value::Object(stages[0].context.clone()),
             json!({"waitTime": 5, "comments": "x", "failPipeline": true})
         );
+    }
+
+    #[test]
+    fn numbers_as_strings_and_nulls_read_as_jackson_reads_them() {
+        let config = PipelineConfig::from_value(json!({
+            "name": "p", "application": "a", "index": "3", "maxConcurrentExecutions": "2",
+            "limitConcurrent": "true", "keepWaitingPipelines": null, "disabled": null,
+            "triggers": null, "notifications": null, "parameterConfig": null,
+            "stages": [{"refId": 1, "requisiteStageRefIds": null, "type": "wait", "name": null,
+                        "startTimeExpiry": null, "stageEnabled": null}]
+        }))
+        .unwrap();
+        assert_eq!(config.index(), Some(3));
+        assert_eq!(config.max_concurrent_executions(), 2);
+        assert!(config.limit_concurrent());
+        assert!(!config.keep_waiting_pipelines() && !config.is_disabled());
+        assert!(config.triggers().is_empty() && config.notifications().is_empty());
+        assert!(config.parameter_config().is_empty());
+        let stage = &config.stages()[0];
+        assert_eq!((stage.ref_id.as_str(), stage.name.as_str()), ("1", "wait"));
+        assert!(stage.requisite_stage_ref_ids.is_empty() && stage.start_time_expiry.is_none());
     }
 
     #[test]

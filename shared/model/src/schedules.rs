@@ -44,6 +44,23 @@ pub struct ScheduledMessage {
     pub cron_trigger: CronFire,
 }
 
+/// What the self-test schedule (`SelfTestRunSchedule` in template.yaml) sends the triggers
+/// queue: the self-test's pipeline configs, every child before the pipeline that runs it; the
+/// last one is started, once per scheduled time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfTestRun {
+    pub scheduled_time: String,
+    pub pipelines: Vec<Map<String, Value>>,
+}
+
+/// The body of the self-test schedule's message: `{"selfTest": SelfTestRun}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfTestMessage {
+    pub self_test: SelfTestRun,
+}
+
 /// Every schedule of one pipeline starts with this, so config-sync can list them by prefix.
 /// Scheduler names allow `[0-9a-zA-Z-_.]`, at most 64 characters: a Front50 id (a UUID) is
 /// used as it is, anything else by its hash.

@@ -12,12 +12,18 @@ pub struct StageType {
 }
 
 /// Every supported stage type. Adding a stage family means adding it here, routing it in
-/// `statemachines/stage.asl.json`, and giving it a worker function.
+/// `statemachines/stage.asl.json`, and giving it a worker function (`evaluateVariables` has
+/// none: the engine completes it when it starts, see `gennaker_engine::EVALUATE_VARIABLES`).
 pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
     StageType {
         key: "wait",
         task_name: "wait",
         implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask",
+    },
+    StageType {
+        key: "evaluateVariables",
+        task_name: "evaluateVariables",
+        implementing_class: "com.netflix.spinnaker.orca.pipeline.tasks.EvaluateVariablesTask",
     },
     StageType {
         key: "manualJudgment",
@@ -123,6 +129,21 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         key: "deleteLoadBalancer",
         task_name: "deleteLoadBalancer",
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.loadbalancer.DeleteLoadBalancerTask",
+    },
+    StageType {
+        key: "disableCluster",
+        task_name: "disableCluster",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.cluster.DisableClusterTask",
+    },
+    StageType {
+        key: "scaleDownCluster",
+        task_name: "scaleDownCluster",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.cluster.ScaleDownClusterTask",
+    },
+    StageType {
+        key: "shrinkCluster",
+        task_name: "shrinkCluster",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.cluster.ShrinkClusterTask",
     },
 ];
 

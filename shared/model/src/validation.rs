@@ -1,9 +1,10 @@
 //! Validation of pipeline configs before they are saved or run.
 //!
 //! Front50 only insists on `name` and `application` and a unique name; Orca finds the rest
-//! (unknown refIds, cycles, unknown stage types) at run time, when the pipeline hangs or
-//! fails on startup. Gennaker refuses such configs up front and reports every problem at
-//! once, each naming the offending field.
+//! (unknown refIds, cycles) at run time, when the pipeline hangs or fails on startup.
+//! Gennaker refuses such configs up front and reports every problem at once, each naming the
+//! offending field. A stage type Gennaker cannot run is not a problem with the config: it is
+//! stored as Front50 stores it and reported by [`crate::compatibility`].
 
 use std::collections::HashMap;
 
@@ -11,7 +12,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::pipeline::{PipelineConfig, StageConfig, kind};
-use crate::stage_types::{stage_type, supported_stage_type_list};
 
 /// One problem with a pipeline config: the field (e.g. `stages[2].refId`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,7 +144,7 @@ impl PlacedStage {
     }
 }
 
-/// Checks that `stages` is an array of objects and that each stage has a supported type.
+/// Checks that `stages` is an array of objects and that each stage has a type.
 /// Returns the object stages with their positions, or None when `stages` is not an array.
 fn check_stages_shape(
     config: &PipelineConfig,
@@ -185,24 +185,12 @@ fn check_stages_shape(
 }
 
 fn check_stage_type(stage: &PlacedStage, errors: &mut Vec<ValidationError>) {
-    let stage_type_key = stage.config.stage_type.as_str();
-    let problem = if stage_type_key.trim().is_empty() {
-        format!("{} has no type", stage.describe())
-    } else if stage_type(stage_type_key).is_none() {
-        format!(
-            "{} has type '{stage_type_key}', which is not supported",
-            stage.describe()
-        )
-    } else {
-        return;
-    };
-    errors.push(error(
-        stage.field("type"),
-        format!(
-            "{problem}; supported stage types: {}",
-            supported_stage_type_list()
-        ),
-    ));
+    if stage.config.stage_type.trim().is_empty() {
+        errors.push(error(
+            stage.field("type"),
+            format!("{} has no type", stage.describe()),
+        ));
+    }
 }
 
 fn check_stage_graph(stages: &[PlacedStage], errors: &mut Vec<ValidationError>) {
@@ -388,6 +376,21 @@ mod tests {
     }
 
     #[test]
+    fn nulls_strings_for_numbers_and_legacy_fields_pass() {
+        let exported = json!({"name": "p", "application": "app", "id": null, "index": null,
+            "parallel": true, "stageCounter": 3, "appConfig": {}, "executionEngine": "v2",
+            "schema": "1", "locked": {"ui": true}, "roles": ["team"], "limitConcurrent": null,
+            "triggers": [{"type": "webhook", "source": "s", "enabled": null, "payloadConstraints": null},
+                         {"type": "cron", "cronExpression": "0 0 10 ? * MON-FRI", "id": null}],
+            "parameterConfig": [{"name": "x", "default": null, "options": null}],
+            "notifications": null, "expectedArtifacts": null,
+            "stages": [{"refId": "1", "requisiteStageRefIds": null, "type": "wait", "waitTime": "420",
+                        "stageTimeoutMs": "600000", "failPipeline": null, "stageEnabled": null},
+                       {"refId": 2, "requisiteStageRefIds": [1], "type": "deployManifest", "name": null}]});
+        assert_eq!(validate_pipeline(&config(exported), &[]), Ok(()));
+    }
+
+    #[test]
     fn linear_pipeline_without_ref_ids_and_pipeline_without_stages_pass() {
         let linear = json!({"name": "p", "application": "app",
             "stages": [{"type": "wait"}, {"type": "wait"}]});
@@ -429,7 +432,7 @@ mod tests {
     #[test]
     fn positions_count_non_object_entries() {
         let errors = errors_of(json!({"name": "p", "application": "a",
-            "stages": [null, {"refId": "1", "name": "Canary", "type": "canary"}]}));
+            "stages": [null, {"refId": "1", "name": "Nothing"}]}));
         assert_eq!(fields(&errors), vec!["stages[0]", "stages[1].type"]);
     }
 
@@ -500,24 +503,15 @@ mod tests {
     }
 
     #[test]
-    fn missing_or_unsupported_stage_type_lists_the_supported_ones() {
+    fn a_missing_type_is_refused_and_any_type_string_is_stored() {
         let errors = errors_of(json!({"name": "p", "application": "a", "stages": [
-            {"refId": "1", "name": "Nothing"}, {"refId": "2", "name": "Canary it", "type": "canary"}
+            {"refId": "1", "name": "Nothing"}, {"refId": "2", "type": "  "},
+            {"refId": "3", "name": "Canary it", "type": "kayentaCanary"},
+            {"refId": "4", "type": "Aws.LambdaDeploymentStage"},
+            {"refId": "5", "type": "Vendor. Custom stage"}
         ]}));
         assert_eq!(fields(&errors), vec!["stages[0].type", "stages[1].type"]);
-        assert_eq!(
-            errors[0].message,
-            format!(
-                "stages[0] (Nothing) has no type; supported stage types: {}",
-                supported_stage_type_list()
-            )
-        );
-        assert!(
-            errors[1]
-                .message
-                .starts_with("stages[1] (Canary it) has type 'canary', which is not supported")
-        );
-        assert!(errors[1].message.contains("wait, manualJudgment"));
+        assert_eq!(errors[0].message, "stages[0] (Nothing) has no type");
     }
 
     #[test]
@@ -564,13 +558,14 @@ mod tests {
     #[test]
     fn all_errors_are_collected() {
         let errors = errors_of(json!({"application": "a", "stages": [
-            wait("1", "A", &["7"]), wait("1", "B", &[]), {"refId": "3", "type": "kayentaCanary"}
+            wait("1", "A", &["7"]), wait("1", "B", &[]), {"refId": "3", "type": "kayentaCanary"},
+            {"refId": "4", "type": ""}
         ]}));
         assert_eq!(
             fields(&errors),
             vec![
                 "name",
-                "stages[2].type",
+                "stages[3].type",
                 "stages[1].refId",
                 "stages[0].requisiteStageRefIds"
             ]

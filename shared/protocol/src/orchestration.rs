@@ -16,7 +16,10 @@ pub enum OrchestrationMessage {
         execution_id: String,
         task_token: String,
     },
-    /// From a stage state machine: this attempt of the stage ended.
+    /// From a stage state machine: this attempt of the stage ended. Also from the API when a
+    /// judge answers a manual judgment, so that the answer keeps its place among the
+    /// operations on the execution (the stage machine's own report then comes too late and
+    /// is ignored).
     #[serde(rename_all = "camelCase")]
     StageFinished {
         execution_id: String,
@@ -52,19 +55,34 @@ pub enum OrchestrationMessage {
         user: String,
         #[serde(default)]
         reason: Option<String>,
+        /// See [`OrchestrationMessage::operation_id`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_id: Option<String>,
     },
     /// From the API: pause a running execution.
     #[serde(rename_all = "camelCase")]
-    PauseExecution { execution_id: String, user: String },
+    PauseExecution {
+        execution_id: String,
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_id: Option<String>,
+    },
     /// From the API: resume a paused execution.
     #[serde(rename_all = "camelCase")]
-    ResumeExecution { execution_id: String, user: String },
+    ResumeExecution {
+        execution_id: String,
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_id: Option<String>,
+    },
     /// From the API: restart a stage and what follows it.
     #[serde(rename_all = "camelCase")]
     RestartStage {
         execution_id: String,
         stage_id: String,
         user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_id: Option<String>,
     },
 }
 
@@ -80,6 +98,20 @@ impl OrchestrationMessage {
             | Self::RestartStage { execution_id, .. }
             | Self::StartChildPipeline { execution_id, .. }
             | Self::Abort { execution_id, .. } => execution_id,
+        }
+    }
+
+    /// The id the API gave a user's operation (cancel, pause, resume, restart). Unlike the
+    /// other messages these are not idempotent as a sequence: a pause delivered again after
+    /// the resume that followed it would pause again. The orchestrator remembers the ids it
+    /// applied, so a redelivered operation is recognised and skipped.
+    pub fn operation_id(&self) -> Option<&str> {
+        match self {
+            Self::CancelExecution { operation_id, .. }
+            | Self::PauseExecution { operation_id, .. }
+            | Self::ResumeExecution { operation_id, .. }
+            | Self::RestartStage { operation_id, .. } => operation_id.as_deref(),
+            _ => None,
         }
     }
 }
@@ -117,6 +149,7 @@ mod tests {
                 execution_id: "e".into(),
                 user: "u".into(),
                 reason: None,
+                operation_id: None,
             },
             OrchestrationMessage::Abort {
                 execution_id: "e".into(),
@@ -127,6 +160,7 @@ mod tests {
                 execution_id: "e".into(),
                 stage_id: "s".into(),
                 user: "u".into(),
+                operation_id: Some("o".into()),
             },
         ];
         for message in messages {

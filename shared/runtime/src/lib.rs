@@ -6,6 +6,7 @@ pub mod aws;
 pub mod batch;
 pub mod event_bus;
 pub mod logging;
+pub mod metrics;
 pub mod queue;
 pub mod scheduler;
 pub mod step_functions;

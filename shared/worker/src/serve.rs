@@ -86,6 +86,7 @@ pub async fn serve<W: StageWorker>(worker: &W, event: SqsEvent) -> SqsBatchRespo
                     worker = W::NAME,
                     execution_id = %message.stage.execution_id,
                     stage_id = %message.stage.stage_id,
+                    application = %message.stage.application,
                 );
                 let task = Task {
                     token: message.task_token,
@@ -110,6 +111,15 @@ pub async fn serve<W: StageWorker>(worker: &W, event: SqsEvent) -> SqsBatchRespo
 
 async fn run_task<W: StageWorker>(worker: &W, task: Task) -> Result<(), WorkerError> {
     let input = &task.stage;
+    // Each task message is one poll: the first step and every RUNNING loop of the machine.
+    gennaker_runtime::metrics::count(
+        gennaker_runtime::metrics::WORKER_POLLS,
+        &[("Worker", W::NAME)],
+        &[
+            ("executionId", &input.execution_id),
+            ("stageId", &input.stage_id),
+        ],
+    );
     let answer = match worker.progress().liveness(input).await? {
         Liveness::Over => Some(Answer::canceled()),
         Liveness::Paused(_) => Some(Answer::running(

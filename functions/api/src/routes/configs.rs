@@ -19,7 +19,7 @@ use crate::identity::user_name;
 /// A config is stored as one DynamoDB item (limit 400 KB, with its keys and history copy).
 const MAX_CONFIG_BYTES: usize = 300_000;
 /// Ids are key parts; Front50 assigns UUIDs, clients sometimes pick their own.
-const MAX_ID_LENGTH: usize = 200;
+pub(crate) const MAX_ID_LENGTH: usize = 200;
 const MAX_NAME_LENGTH: usize = 250;
 /// Characters Deck refuses in pipeline names; a name is also a path segment.
 const FORBIDDEN_NAME_CHARACTERS: [char; 5] = ['/', '\\', '?', '%', '#'];

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::json::now_millis;
 use gennaker_model::judgment::Judgment;
 use gennaker_model::{Execution, ExecutionStatus, ExecutionType, StageExecution, new_id};
+use gennaker_protocol::{Answer, OrchestrationMessage};
 use gennaker_store::StoreError;
 use serde_json::{Map, Value, json};
 
@@ -14,7 +15,7 @@ use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
 use crate::identity::user_name;
-use crate::routes::launches::{prepare, record_refused_start, start};
+use crate::routes::launches::{prepare, record_refused_start, refuse_if_unrunnable, start};
 use crate::routes::load_execution_of_kind;
 use crate::routes::pipeline_configs::resolve;
 
@@ -40,6 +41,7 @@ pub async fn trigger(
             config.name().unwrap_or_default()
         )));
     }
+    refuse_if_unrunnable(&state, &execution).await?;
     start(&state, &execution).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -109,17 +111,22 @@ pub async fn patch_stage(
         let stage = execution.stage_mut(&stage_id).ok_or_else(|| {
             ApiError::not_found(format!("Stage not found (id: {stage_id}) in pipeline {id}"))
         })?;
-        if judgment.is_some() {
-            check_awaiting_judgment(stage)?;
+        let attempt = stage.attempt;
+        if let Some(judgment) = judgment
+            && check_judgment(stage, judgment)? == JudgmentCheck::AlreadyRecorded
+        {
+            // Answered and reported again in case the first request failed half-way; an
+            // answered token or a report of a finished attempt changes nothing.
+            let token = stored.stage_task_token(&stage_id).map(str::to_string);
+            answer_judgment(&state, &id, &stage_id, attempt, judgment, token).await?;
+            return Ok(Json(execution));
         }
         apply_patch(stage, &patch, &user);
         let version = stored.stage_version(&stage_id).unwrap_or_default();
         match state.store.update_stage(&id, stage, version).await {
             Ok(parked_token) => {
-                if let (Some(judgment), Some(token)) = (judgment, parked_token) {
-                    state
-                        .step_functions
-                        .send_task_success(&token, &judgment.worker_answer())
+                if let Some(judgment) = judgment {
+                    answer_judgment(&state, &id, &stage_id, attempt, judgment, parked_token)
                         .await?;
                 }
                 return Ok(Json(execution));
@@ -132,6 +139,36 @@ pub async fn patch_stage(
         StatusCode::CONFLICT,
         format!("stage {stage_id} kept changing; retry the request"),
     ))
+}
+
+/// Ends the judged attempt: answers its task token if the worker parked it already (else
+/// the worker answers when it parks and finds the judgment), and reports the attempt's end
+/// to the orchestrator at once, in the execution's message group. The stage machine reports
+/// the same a moment later, but only this report keeps the order the client saw: an
+/// operation acknowledged after this answer (a restart of the judged stage, a cancel) is
+/// queued behind it, and one acknowledged before it is applied before it. The later
+/// report of the same attempt is ignored by the orchestrator.
+async fn answer_judgment(
+    state: &AppState,
+    execution_id: &str,
+    stage_id: &str,
+    attempt: u32,
+    judgment: Judgment,
+    parked_token: Option<String>,
+) -> Result<(), ApiError> {
+    if let Some(token) = parked_token {
+        state
+            .step_functions
+            .send_task_success(&token, &judgment.worker_answer())
+            .await?;
+    }
+    let report = OrchestrationMessage::StageFinished {
+        execution_id: execution_id.to_string(),
+        stage_id: stage_id.to_string(),
+        attempt,
+        result: Answer::finished(judgment.stage_status(), Map::new(), Map::new()),
+    };
+    crate::routes::lifecycle::send(state, execution_id, &report).await
 }
 
 fn parse_judgment(patch: &Map<String, Value>) -> Result<Option<Judgment>, ApiError> {
@@ -150,7 +187,34 @@ fn parse_judgment(patch: &Map<String, Value>) -> Result<Option<Judgment>, ApiErr
     }
 }
 
-fn check_awaiting_judgment(stage: &StageExecution) -> Result<(), ApiError> {
+#[derive(Debug, PartialEq, Eq)]
+enum JudgmentCheck {
+    /// The stage waits for a judgment: record this one.
+    Awaiting,
+    /// The same judgment was recorded already (the request was repeated): nothing to do.
+    AlreadyRecorded,
+}
+
+/// The first judgment of a stage attempt decides it: a repeat of it is accepted and changes
+/// nothing, a different one is refused (two judges answering at once must not leave the
+/// stage's recorded `judgmentStatus` contradicting its outcome). A restart forgets the
+/// judgment, so the new attempt takes a new one.
+fn check_judgment(stage: &StageExecution, judgment: Judgment) -> Result<JudgmentCheck, ApiError> {
+    check_judgment_stage(stage)?;
+    match Judgment::from_context(&stage.context) {
+        Some(recorded) if recorded == judgment => Ok(JudgmentCheck::AlreadyRecorded),
+        Some(_) => Err(ApiError::invalid_field(
+            "judgmentStatus",
+            format!(
+                "stage {} ({}) was already judged: {}",
+                stage.id, stage.name, stage.context["judgmentStatus"]
+            ),
+        )),
+        None => check_awaiting_judgment(stage).map(|()| JudgmentCheck::Awaiting),
+    }
+}
+
+fn check_judgment_stage(stage: &StageExecution) -> Result<(), ApiError> {
     if stage.stage_type != "manualJudgment" {
         return Err(ApiError::invalid_field(
             "judgmentStatus",
@@ -160,6 +224,10 @@ fn check_awaiting_judgment(stage: &StageExecution) -> Result<(), ApiError> {
             ),
         ));
     }
+    Ok(())
+}
+
+fn check_awaiting_judgment(stage: &StageExecution) -> Result<(), ApiError> {
     // A judgment may be given while the execution is paused; it takes effect on resume.
     if !matches!(
         stage.status,

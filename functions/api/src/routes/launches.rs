@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::application::application_name_problem;
+use gennaker_model::compatibility::refusal;
 use gennaker_model::json::now_millis;
 use gennaker_model::launch::{build_execution, resolve_trigger};
 use gennaker_model::validation::validate_pipeline;
@@ -27,7 +28,9 @@ use crate::routes::pipeline_configs::resolve;
 /// `POST /pipelines/v2/{application}/{pipelineNameOrId}`: 202
 /// `{"eventId": "<uuid>", "ref": "/pipelines/<executionId>"}`. The trigger gets `eventId`
 /// and `executionId`, as Gate sets them. A disabled pipeline is still answered 202: its
-/// execution is recorded TERMINAL ("Failed on startup"), which is what Deck then shows.
+/// execution is recorded TERMINAL ("Failed on startup"), which is what Deck then shows. A
+/// pipeline with stages Gennaker cannot run is recorded so too, but answered 400 naming
+/// them: the person who pressed "Start" learns at once what keeps it from running.
 pub async fn trigger_via_echo(
     State(state): State<AppState>,
     Path((application, name_or_id)): Path<(String, String)>,
@@ -52,6 +55,7 @@ pub async fn trigger_via_echo(
         )
         .await?;
     } else {
+        refuse_if_unrunnable(&state, &execution).await?;
         start(&state, &execution).await?;
     }
     Ok((
@@ -90,6 +94,9 @@ pub async fn start_ad_hoc(
         ));
     }
     let execution = prepare(&config, new_id(), trigger, &headers)?;
+    if let Some(reason) = refusal(&execution) {
+        return Err(ApiError::bad_request(reason));
+    }
     start(&state, &execution).await?;
     Ok(Json(
         json!({ "ref": format!("/pipelines/{}", execution.id) }),
@@ -116,7 +123,22 @@ pub(crate) fn prepare(
 
 /// Writes the execution and starts its pipeline state machine.
 pub(crate) async fn start(state: &AppState, execution: &Execution) -> Result<(), ApiError> {
-    Ok(state.launcher.launch(execution).await?)
+    state.launcher.launch(execution).await?;
+    Ok(())
+}
+
+/// A manual start of a pipeline with stages Gennaker cannot run (and that may be enabled)
+/// is refused before anything runs: recorded TERMINAL, as Orca records a failed start, and
+/// answered 400 naming every such stage.
+pub(crate) async fn refuse_if_unrunnable(
+    state: &AppState,
+    execution: &Execution,
+) -> Result<(), ApiError> {
+    let Some(reason) = refusal(execution) else {
+        return Ok(());
+    };
+    record_refused_start(state, execution.clone(), &reason).await?;
+    Err(ApiError::bad_request(reason))
 }
 
 /// Orca records a start it refuses as a TERMINAL, system-canceled execution.

@@ -1,13 +1,23 @@
 //! What users do to running executions — cancel, pause, resume, restart a stage, delete —
-//! and `GET /executions`. Changes reach the orchestrator as messages on the execution's
-//! FIFO group, so they never race it; the API only checks that the request makes sense.
+//! and `GET /executions`.
+//!
+//! Cancel, pause, resume and restart are not judged here. Each reaches the orchestrator as a
+//! message in the execution's FIFO message group, so they are applied one at a time in the
+//! order this API acknowledged them, and the orchestrator judges each one against the state
+//! the execution has after everything acknowledged before it (Orca's handlers likewise ignore
+//! an operation that does not fit: `RestartStageHandler` a stage that still runs,
+//! `CompoundExecutionOperator` a pause of an execution that is not RUNNING). Judging here,
+//! from the stored state, would refuse or drop an operation that an earlier, still-queued
+//! one makes valid (a cancel right after a restart of a finished execution, a resume right
+//! after a pause). The API only checks what no queued operation can change: that the
+//! execution exists and is a pipeline, and that the stage is one of its stages.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::json::now_millis;
 use gennaker_model::listing::{newest_per_config, sort_for_listing};
-use gennaker_model::{Execution, ExecutionStatus, ExecutionType};
+use gennaker_model::{Execution, ExecutionType, new_id};
 use gennaker_protocol::OrchestrationMessage;
 use serde::Deserialize;
 
@@ -22,29 +32,21 @@ pub struct CancelQuery {
 }
 
 /// `PUT /pipelines/{id}/cancel?reason=`: 200 with an empty body; the execution becomes
-/// CANCELED once the orchestrator has stopped its stages (clients poll).
+/// CANCELED once the orchestrator has stopped its stages (clients poll). Canceling an
+/// execution that has finished by then changes nothing (Gate answers 200 too).
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<CancelQuery>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let execution = load_execution_of_kind(&state, &id, ExecutionType::Pipeline)
-        .await?
-        .execution;
-    if execution.status.is_complete() {
-        return Err(ApiError::bad_request(format!(
-            "Execution {id} has already finished ({}); there is nothing to cancel",
-            execution.status
-        )));
-    }
     let message = OrchestrationMessage::CancelExecution {
         execution_id: id.clone(),
         user: user_name(&headers),
         reason: query.reason,
+        operation_id: Some(new_id()),
     };
-    send(&state, &id, &message).await?;
-    Ok(StatusCode::OK)
+    forward(&state, &id, message).await
 }
 
 /// `PUT /applications/{application}/pipelines/{id}/cancel` (deprecated; the application
@@ -59,8 +61,7 @@ pub async fn cancel_for_application(
 }
 
 /// `PUT /pipelines/{id}/pause`: only a RUNNING execution pauses; otherwise, as in Spinnaker,
-/// the call succeeds and nothing changes. Running or not is judged by the orchestrator (see
-/// [`forward`]).
+/// the call succeeds and nothing changes.
 pub async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -69,6 +70,7 @@ pub async fn pause(
     let message = OrchestrationMessage::PauseExecution {
         execution_id: id.clone(),
         user: user_name(&headers),
+        operation_id: Some(new_id()),
     };
     forward(&state, &id, message).await
 }
@@ -82,15 +84,13 @@ pub async fn resume(
     let message = OrchestrationMessage::ResumeExecution {
         execution_id: id.clone(),
         user: user_name(&headers),
+        operation_id: Some(new_id()),
     };
     forward(&state, &id, message).await
 }
 
-/// Hands a pause or resume to the orchestrator, which applies it only if it fits the state
-/// the execution has after every operation acknowledged before it: one execution's messages
-/// are handled in the order they were sent (one FIFO message group). Judging it here, from
-/// the stored state, would drop a resume that follows a pause the orchestrator has not
-/// applied yet.
+/// Hands an operation on an existing pipeline execution to the orchestrator (see the
+/// module documentation).
 async fn forward(
     state: &AppState,
     id: &str,
@@ -102,7 +102,9 @@ async fn forward(
 }
 
 /// `PUT /pipelines/{id}/stages/{stageId}/restart`: the stage and every completed stage
-/// downstream of it run again. Answers the execution as it is now (the restart follows).
+/// downstream of it run again. Answers the execution as it is now (the restart follows). As
+/// in Orca, a stage that is still running when the restart is applied is left alone, and so
+/// is a paused or not yet started execution.
 pub async fn restart_stage(
     State(state): State<AppState>,
     Path((id, stage_id)): Path<(String, String)>,
@@ -111,28 +113,16 @@ pub async fn restart_stage(
     let execution = load_execution_of_kind(&state, &id, ExecutionType::Pipeline)
         .await?
         .execution;
-    let stage = execution.stage(&stage_id).ok_or_else(|| {
-        ApiError::not_found(format!("Stage not found (id: {stage_id}) in pipeline {id}"))
-    })?;
-    if !(stage.status.is_complete() || stage.status == ExecutionStatus::NotStarted) {
-        return Err(ApiError::bad_request(format!(
-            "Stage {stage_id} ({}) is {}; only a finished or not yet started stage can be restarted",
-            stage.name, stage.status
-        )));
-    }
-    if matches!(
-        execution.status,
-        ExecutionStatus::Paused | ExecutionStatus::NotStarted
-    ) {
-        return Err(ApiError::bad_request(format!(
-            "Execution {id} is {}; resume or start it before restarting a stage",
-            execution.status
+    if execution.stage(&stage_id).is_none() {
+        return Err(ApiError::not_found(format!(
+            "Stage not found (id: {stage_id}) in pipeline {id}"
         )));
     }
     let message = OrchestrationMessage::RestartStage {
         execution_id: id.clone(),
         stage_id: stage_id.clone(),
         user: user_name(&headers),
+        operation_id: Some(new_id()),
     };
     send(&state, &id, &message).await?;
     Ok(Json(execution))
@@ -235,7 +225,12 @@ fn csv(value: Option<&str>) -> Vec<&str> {
         .collect()
 }
 
-async fn send(state: &AppState, id: &str, message: &OrchestrationMessage) -> Result<(), ApiError> {
+/// Sends `message` in the execution's message group of the orchestration FIFO queue.
+pub(crate) async fn send(
+    state: &AppState,
+    id: &str,
+    message: &OrchestrationMessage,
+) -> Result<(), ApiError> {
     state
         .orchestration_queue
         .send(id, message)

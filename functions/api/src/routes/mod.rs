@@ -8,6 +8,7 @@ pub mod execution_reads;
 pub mod executions;
 pub mod expressions;
 pub mod gate_tasks;
+pub mod import;
 pub mod infrastructure;
 pub mod launches;
 pub mod lifecycle;
@@ -18,6 +19,7 @@ pub mod pipeline_configs;
 pub mod pipelines;
 pub mod reorder;
 pub mod strategies;
+pub mod sub_paths;
 pub mod tasks;
 pub mod webhooks;
 

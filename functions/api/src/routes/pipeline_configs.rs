@@ -1,15 +1,18 @@
 //! Gate's `PipelineConfigController` and an application's pipeline configs: every config,
-//! one config's history, an application's configs and one by name, and the by-name-or-id
-//! lookup a launch uses.
+//! one config's history, an application's configs and one by name, which of a config's
+//! stages Gennaker cannot run, and the by-name-or-id lookup a launch uses.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use gennaker_model::PipelineConfig;
-use serde_json::Value;
+use gennaker_model::compatibility::unrunnable_stages;
+use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::configs::{ConfigKind, HistoryQuery, config_list, config_named, history};
+use crate::routes::configs::{
+    ConfigKind, HistoryQuery, MAX_ID_LENGTH, config_list, config_named, history,
+};
 
 /// `GET /applications/{application}/pipelineConfigs`: the application's configs by `index`.
 pub async fn list(
@@ -46,6 +49,33 @@ pub async fn pipeline_history(
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     history(&state, ConfigKind::Pipeline, &id, &query).await
+}
+
+/// `GET /pipelineConfigs/{id}/compatibility`: the config's stages that Gennaker stores but
+/// cannot run yet, each with where it is and why.
+pub async fn compatibility(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let found = match id.len() {
+        0..=MAX_ID_LENGTH => state.store.get_pipeline_by_id(&id).await?,
+        _ => None,
+    };
+    let config =
+        found.ok_or_else(|| ApiError::not_found(format!("No pipeline found with id '{id}'")))?;
+    Ok(Json(compatibility_report(&config)))
+}
+
+/// `{id, application, name, runnable, unrunnableStages: [...]}`.
+pub(crate) fn compatibility_report(config: &PipelineConfig) -> Value {
+    let stages = unrunnable_stages(config);
+    json!({
+        "id": config.id().unwrap_or_default(),
+        "application": config.application().unwrap_or_default(),
+        "name": config.name().unwrap_or_default(),
+        "runnable": stages.is_empty(),
+        "unrunnableStages": stages,
+    })
 }
 
 /// Resolves `nameOrId` as Gate does: by name first, then by id.

@@ -1,4 +1,5 @@
-//! A pipeline config: edit as JSON (the API's validation errors shown by field path),
+//! A pipeline config: form editors for triggers, parameters and notifications (see
+//! [`super::config_forms`]), edit as JSON (the API's validation errors shown by field path),
 //! enable/disable, rename, delete with confirmation, and the revision history with a diff
 //! between any two revisions and "restore this version".
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use super::gate::{Caller, Gate, GateError, segment};
 use super::layout::{self, Tab};
-use super::{CsrfToken, Fields, format};
+use super::{CsrfToken, Fields, config_forms, format};
 
 /// Revisions listed (Deck asks for 20 too).
 const HISTORY_LIMIT: usize = 20;
@@ -27,6 +28,10 @@ pub struct PageQuery {
     left: Option<usize>,
     #[serde(default)]
     right: Option<usize>,
+    /// The form section (`triggers`, `parameters`, `notifications`) `notice` belongs to: a
+    /// refusal is shown next to that form rather than at the top.
+    #[serde(default)]
+    section: Option<String>,
 }
 
 /// What the editor shows after a refused save: the submitted text and the API's errors.
@@ -104,6 +109,13 @@ async fn render(
         )
         .await
         .unwrap_or_default();
+    let compatibility: Value = gate
+        .get(
+            &caller,
+            &format!("/pipelineConfigs/{}/compatibility", segment(config_id)),
+        )
+        .await
+        .unwrap_or_default();
     let name = config
         .get("name")
         .and_then(Value::as_str)
@@ -129,7 +141,7 @@ async fn render(
                 @if disabled { span.badge.st-disabled { "DISABLED" } }
             }
             p.summary { a href={ "/ui/applications/" (segment(application)) "/pipelines?pipeline=" (segment(name)) } { "Executions of this pipeline" } }
-            (layout::notice(query.notice.as_deref()))
+            @if query.section.is_none() { (layout::notice(query.notice.as_deref())) }
             div.actions {
                 form method="post" action={ (base) "/enabled" } {
                     (layout::csrf(token))
@@ -159,10 +171,46 @@ async fn render(
                     }
                 }
             }
+            (unrunnable_stages(&compatibility))
+            (config_forms::sections(&config, &base, token, query.section.as_deref().zip(query.notice.as_deref())))
             (editor(&config, &base, token, refused.as_ref()))
             (history_section(&history, &base, token, query))
         },
     )
+}
+
+/// The stages Gennaker stores but cannot run yet (`GET /pipelineConfigs/{id}/compatibility`).
+fn unrunnable_stages(compatibility: &Value) -> Markup {
+    let stages = compatibility
+        .get("unrunnableStages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let text = |stage: &Value, key: &str| {
+        stage
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    html! {
+        @if !stages.is_empty() {
+            section.alert role="status" aria-labelledby="unrunnable-heading" {
+                h2 #unrunnable-heading { "Stages Gennaker cannot run yet" }
+                p { "The pipeline is stored as it was submitted. A run that may reach one of these stages is refused before anything of it runs; a stage whose condition is false for the run is skipped." }
+                ul {
+                    @for stage in &stages {
+                        li {
+                            (text(stage, "refId")) " (" (text(stage, "name")) "): type " code { (text(stage, "type")) }
+                            @if let Some(condition) = stage.get("stageEnabled").and_then(Value::as_str) {
+                                ", only when " code { (condition) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refused>) -> Markup {
@@ -173,7 +221,7 @@ fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refuse
     html! {
         section aria-labelledby="json-heading" {
             h2 #json-heading { "Pipeline JSON" }
-            p.help { "Stages, triggers, parameters and notifications are all edited here, as in Deck's \"Edit as JSON\". The API checks the whole config before anything is saved." }
+            p.help { "Everything, stages included, is edited here, as in Deck's \"Edit as JSON\". The API checks the whole config before anything is saved." }
             @if let Some(refused) = refused {
                 div.alert role="alert" #json-errors {
                     @if refused.fields.is_empty() { p { "Not saved: " (refused.message) } } @else { p { "Not saved:" } }
@@ -297,11 +345,29 @@ fn comparable(revision: &Value) -> String {
 }
 
 fn back(application: &str, config_id: &str, notice: &str) -> Response {
-    let query: String = url::form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    section_back(application, config_id, notice, None)
+}
+
+/// Back to the config page with `notice`, shown next to the form of `section` when given.
+pub(super) fn section_back(
+    application: &str,
+    config_id: &str,
+    notice: &str,
+    section: Option<&str>,
+) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("notice", notice);
+    if let Some(section) = section {
+        query.append_pair("section", section);
+    }
+    let anchor = section
+        .map(|section| format!("#{section}-heading"))
+        .unwrap_or_default();
     Redirect::to(&format!(
-        "/ui/applications/{}/configs/{}?notice={query}",
+        "/ui/applications/{}/configs/{}?{}{anchor}",
         segment(application),
-        segment(config_id)
+        segment(config_id),
+        query.finish()
     ))
     .into_response()
 }
@@ -366,29 +432,44 @@ fn refusal(message: &str) -> GateError {
     }
 }
 
-/// Loads the config, changes it with `edit`, and saves it through `POST /pipelines`.
-async fn edit_and_save(
+/// Loads the config, changes it with `edit`, and saves it through `POST /pipelines`; a
+/// refusal comes back to the page as a notice.
+async fn edit_and_save_or_back(
     gate: &Gate,
     headers: &HeaderMap,
     application: &str,
     config_id: &str,
     edit: impl FnOnce(&mut serde_json::Map<String, Value>),
 ) -> Result<(), Response> {
+    match edit_and_save(gate, headers, application, config_id, edit).await? {
+        Ok(()) => Ok(()),
+        Err(message) => Err(back(
+            application,
+            config_id,
+            &format!("Not saved: {message}"),
+        )),
+    }
+}
+
+/// Loads the config, changes it with `edit`, and saves it through `POST /pipelines`. The
+/// outer error is a page to show (the config is gone); the inner one the API's refusal.
+pub(super) async fn edit_and_save(
+    gate: &Gate,
+    headers: &HeaderMap,
+    application: &str,
+    config_id: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Result<Result<(), String>, Response> {
     let caller = Caller::from_headers(headers);
     let mut config = load(gate, &caller, application, config_id).await?;
     if let Some(object) = config.as_object_mut() {
         edit(object);
     }
-    gate.write(&caller, Method::POST, "/pipelines", Some(&config))
+    Ok(gate
+        .write(&caller, Method::POST, "/pipelines", Some(&config))
         .await
         .map(|_| ())
-        .map_err(|error| {
-            back(
-                application,
-                config_id,
-                &format!("Not saved: {}", error.message),
-            )
-        })
+        .map_err(|error| error.message))
 }
 
 /// `POST .../enabled`: `enabled=true` enables, anything else disables.
@@ -399,7 +480,7 @@ pub async fn set_enabled(
     body: Bytes,
 ) -> Response {
     let enable = Fields::parse(&body).text("enabled") == "true";
-    let outcome = edit_and_save(&gate, &headers, &application, &config_id, |config| {
+    let outcome = edit_and_save_or_back(&gate, &headers, &application, &config_id, |config| {
         config.insert("disabled".to_string(), Value::Bool(!enable));
     })
     .await;

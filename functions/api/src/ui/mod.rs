@@ -9,6 +9,7 @@
 
 mod applications;
 mod config;
+mod config_forms;
 mod execution;
 mod format;
 mod gate;
@@ -89,6 +90,18 @@ fn pages() -> Router<Gate> {
         .route(
             "/applications/{application}/configs/{config_id}/restore",
             post(config::restore),
+        )
+        .route(
+            "/applications/{application}/configs/{config_id}/triggers",
+            post(config_forms::save_triggers),
+        )
+        .route(
+            "/applications/{application}/configs/{config_id}/parameters",
+            post(config_forms::save_parameters),
+        )
+        .route(
+            "/applications/{application}/configs/{config_id}/notifications",
+            post(config_forms::save_notifications),
         )
         .route("/executions/{id}", get(execution::page))
         .route("/executions/{id}/live", get(execution::live))

@@ -122,6 +122,11 @@ const BULK: &[Param] = &[q(
 const TASK_IDS: &[Param] = &[q("ids", string, "Comma-separated task ids")];
 const SERVICE_ACCOUNTS: &[Param] = &[q("application", string, "Accepted for Gate compatibility")];
 const NONE: &[Param] = &[];
+const IMPORT: &[Param] = &[q(
+    "application",
+    string,
+    "Save every config into this application (default: each config's own)",
+)];
 const TARGET: &[Param] = &[q(
     "onlyEnabled",
     boolean,
@@ -188,7 +193,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/pipelines/{id}/evaluateExpression",
         "evaluateExpressionForExecutionUsingPOST",
         "expressions",
-        "Evaluate an expression (plain text or {\"expression\"}) against an execution",
+        "Evaluate an expression (plain text or {\"expression\"}) against an execution; without execution {id}, runs the pipeline named 'evaluateExpression' of application {id} if there is one (202 {ref})",
         NONE,
         Body::Required("AnyObject"),
         J(200, "AnyObject"),
@@ -474,6 +479,26 @@ pub(super) static OPERATIONS: &[Operation] = &[
         J(200, "PipelineConfigList"),
     ),
     op(
+        "get",
+        "/pipelineConfigs/{id}/compatibility",
+        "getPipelineConfigCompatibilityUsingGET",
+        "pipeline configs",
+        "The stages of this config Gennaker stores but cannot run yet, each with the reason; a manual run of a pipeline with such a stage that may be enabled is refused (400), an automatic one is recorded TERMINAL",
+        NONE,
+        NoBody,
+        J(200, "Compatibility"),
+    ),
+    op(
+        "post",
+        "/pipelines/import",
+        "importPipelinesUsingPOST",
+        "pipeline configs",
+        "Save exported pipeline configs (spin pipeline get, Deck's Edit as JSON) and report each: saved, saved but with stages that cannot run, or refused and why",
+        IMPORT,
+        Required("PipelineConfigList"),
+        J(200, "ImportReport"),
+    ),
+    op(
         "post",
         "/actions/pipelines/reorder",
         "reorderPipelinesUsingPOST",
@@ -649,6 +674,76 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "resumePipelineUsingPUT",
         "executions",
         "Resume a paused execution",
+        NONE,
+        NoBody,
+        Empty(200),
+    ),
+    op(
+        "post",
+        "/pipelines/{id}/cancel",
+        "invokePipelineNamedCancelUsingPOST",
+        "executions",
+        "Run the pipeline named 'cancel' of application {id} (Gate routes on the method too); 202",
+        NONE,
+        OptionalObject("Trigger"),
+        J(202, "Ref"),
+    ),
+    op(
+        "delete",
+        "/pipelines/{id}/cancel",
+        "deletePipelineNamedCancelUsingDELETE",
+        "pipeline configs",
+        "Delete the pipeline config named 'cancel' of application {id} (no-op when unknown)",
+        NONE,
+        NoBody,
+        Empty(200),
+    ),
+    op(
+        "post",
+        "/pipelines/{id}/pause",
+        "invokePipelineNamedPauseUsingPOST",
+        "executions",
+        "Run the pipeline named 'pause' of application {id} (Gate routes on the method too); 202",
+        NONE,
+        OptionalObject("Trigger"),
+        J(202, "Ref"),
+    ),
+    op(
+        "delete",
+        "/pipelines/{id}/pause",
+        "deletePipelineNamedPauseUsingDELETE",
+        "pipeline configs",
+        "Delete the pipeline config named 'pause' of application {id} (no-op when unknown)",
+        NONE,
+        NoBody,
+        Empty(200),
+    ),
+    op(
+        "post",
+        "/pipelines/{id}/resume",
+        "invokePipelineNamedResumeUsingPOST",
+        "executions",
+        "Run the pipeline named 'resume' of application {id} (Gate routes on the method too); 202",
+        NONE,
+        OptionalObject("Trigger"),
+        J(202, "Ref"),
+    ),
+    op(
+        "delete",
+        "/pipelines/{id}/resume",
+        "deletePipelineNamedResumeUsingDELETE",
+        "pipeline configs",
+        "Delete the pipeline config named 'resume' of application {id} (no-op when unknown)",
+        NONE,
+        NoBody,
+        Empty(200),
+    ),
+    op(
+        "delete",
+        "/pipelines/{id}/evaluateExpression",
+        "deletePipelineNamedEvaluateExpressionUsingDELETE",
+        "pipeline configs",
+        "Delete the pipeline config named 'evaluateExpression' of application {id} (no-op when unknown)",
         NONE,
         NoBody,
         Empty(200),
@@ -1052,7 +1147,7 @@ pub(super) fn components() -> Value {
             "authentication"
         ]),
     );
-    json!({
+    let mut schemas = json!({
         "Error": {"type": "object", "required": ["timestamp", "status", "error", "message", "path"],
             "properties": {"timestamp": millis, "status": {"type": "integer"}, "error": {"type": "string"},
                 "message": {"type": "string"}, "path": {"type": "string"},
@@ -1130,5 +1225,39 @@ pub(super) fn components() -> Value {
         "Reorder": {"type": "object", "required": ["application", "idsToIndices"],
             "properties": {"application": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,250}$"},
                 "idsToIndices": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}}},
-    })
+    });
+    if let Value::Object(schemas) = &mut schemas {
+        schemas.extend(migration_schemas());
+    }
+    schemas
+}
+
+/// The compatibility check and the import report (apart: one `json!` holds only so much).
+fn migration_schemas() -> serde_json::Map<String, Value> {
+    let list = |item: &str| json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}});
+    let schemas = json!({
+        "UnrunnableStage": {"type": "object", "required": ["field", "refId", "name", "type", "reason"],
+            "properties": {"field": {"type": "string", "description": "Where the stage is, e.g. stages[2]"},
+                "refId": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+                "reason": {"type": "string"},
+                "stageEnabled": {"type": "string", "description": "The stage's stageEnabled expression, when it has one: a stage whose condition is false for the trigger does not stop a run"}}},
+        "Compatibility": {"type": "object", "required": ["id", "application", "name", "runnable", "unrunnableStages"],
+            "properties": {"id": {"type": "string"}, "application": {"type": "string"}, "name": {"type": "string"},
+                "runnable": {"type": "boolean", "description": "Every stage has a type Gennaker runs"},
+                "unrunnableStages": list("UnrunnableStage")}},
+        "ImportResult": {"type": "object", "required": ["name", "outcome", "line"],
+            "properties": {"position": {"type": "integer"}, "name": {"type": "string"}, "id": {"type": "string"},
+                "application": {"type": "string"},
+                "outcome": {"type": "string", "enum": ["saved", "saved_cannot_run", "refused"]},
+                "unrunnableStages": list("UnrunnableStage"),
+                "errors": {"type": "array", "items": {"type": "object"}},
+                "line": {"type": "string", "description": "The result as one line of text"}}},
+        "ImportReport": {"type": "object", "required": ["saved", "savedCannotRun", "refused", "pipelines"],
+            "properties": {"saved": {"type": "integer"}, "savedCannotRun": {"type": "integer"}, "refused": {"type": "integer"},
+                "pipelines": list("ImportResult")}},
+    });
+    match schemas {
+        Value::Object(schemas) => schemas,
+        _ => serde_json::Map::new(),
+    }
 }

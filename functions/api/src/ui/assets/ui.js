@@ -4,6 +4,8 @@
 // - [data-poll][data-running=true]: re-fetch this element's URL every 2 s and swap it in,
 //   until the server answers an element that is no longer running. Never swaps while the
 //   user is typing inside it.
+// - [data-cron-validate=ID]: as the user types a cron expression, ask the API's
+//   /cron/validate and show its answer in element ID (Deck's live cron feedback).
 "use strict";
 
 (function () {
@@ -23,6 +25,43 @@
 
   function setUpAutosubmit(select) {
     select.addEventListener("change", () => select.form && select.form.requestSubmit());
+  }
+
+  const CRON_DELAY_MS = 300;
+
+  function setUpCronFeedback(input) {
+    const feedback = document.getElementById(input.dataset.cronValidate);
+    if (!feedback) return;
+    let timer;
+    let asked = 0;
+    const check = async () => {
+      const expression = input.value.trim();
+      const mine = ++asked;
+      if (expression === "") {
+        feedback.textContent = "";
+        return;
+      }
+      try {
+        const response = await fetch(`/cron/validate?expression=${encodeURIComponent(expression)}`, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        const answer = await response.json();
+        if (mine !== asked) return; // a newer expression was typed meanwhile
+        feedback.classList.toggle("cron-invalid", !response.ok);
+        feedback.textContent = response.ok
+          ? `Valid: ${answer.description || answer.response}`
+          : `Invalid: ${answer.message || response.statusText}`;
+      } catch (_) {
+        if (mine === asked) feedback.textContent = "";
+      }
+    };
+    input.addEventListener("input", () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(check, CRON_DELAY_MS);
+    });
+    if (input.value.trim() !== "") check();
   }
 
   function busy(element) {
@@ -72,6 +111,7 @@
     document.querySelectorAll("[data-filter-rows]").forEach(setUpFilter);
     document.querySelectorAll("[data-autosubmit]").forEach(setUpAutosubmit);
     document.querySelectorAll("[data-poll]").forEach(poll);
+    document.querySelectorAll("[data-cron-validate]").forEach(setUpCronFeedback);
   }
 
   if (document.readyState === "loading") {
