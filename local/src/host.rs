@@ -28,6 +28,7 @@ use gennaker_worker::StageWorker;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::authorizer::{self, Authorizer, LOCAL_ADMIN_ROLE, LocalIssuer, TokenRequest};
 use crate::emulator::{Emulator, EmulatorSettings, project_root};
 pub use crate::pollers::Delivery;
 use crate::pollers::{self, BatchHandler};
@@ -60,6 +61,26 @@ pub struct LocalOptions {
     /// Told of every execution change the orchestrator saves (the console's lines, see
     /// `console.rs`); `None` prints nothing.
     pub transitions: Option<TransitionHook>,
+    /// How the local play of API Gateway's JWT authorizer treats requests.
+    pub auth: LocalAuth,
+}
+
+/// Local authentication: the local issuer and whether a token is required.
+#[derive(Clone, Debug, Default)]
+pub struct LocalAuth {
+    /// Refuse requests without a token (`--require-auth`); by default they act as the
+    /// local administrator, which keeps the two-command start.
+    pub require_token: bool,
+    /// Where the local issuer keeps its key (default: `issuer/` in the data folder).
+    pub issuer_dir: Option<std::path::PathBuf>,
+}
+
+impl LocalAuth {
+    pub fn issuer_dir(&self) -> std::path::PathBuf {
+        self.issuer_dir
+            .clone()
+            .unwrap_or_else(LocalIssuer::default_dir)
+    }
 }
 
 impl Default for LocalOptions {
@@ -74,6 +95,7 @@ impl Default for LocalOptions {
             data_dir: None,
             reset_data: false,
             transitions: None,
+            auth: LocalAuth::default(),
         }
     }
 }
@@ -86,6 +108,7 @@ pub struct Running {
     emulator: Emulator,
     options: LocalOptions,
     functions: Functions,
+    issuer: Arc<LocalIssuer>,
 }
 
 /// The functions this process hosts: the API server and the SQS pollers.
@@ -116,6 +139,41 @@ impl Running {
         self.emulator.pid()
     }
 
+    /// Whether requests without a token are refused.
+    pub fn requires_token(&self) -> bool {
+        self.options.auth.require_token
+    }
+
+    /// The local issuer (tests sign tokens of their own with it).
+    pub fn issuer(&self) -> &LocalIssuer {
+        &self.issuer
+    }
+
+    /// A bearer token from the local issuer for `user` with `roles`, in the claims the
+    /// API reads (`UserNameClaim`, `GroupsClaim`).
+    pub fn token(&self, user: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
+        let env = self.api_environment();
+        self.issuer
+            .mint(&TokenRequest {
+                user,
+                roles: &roles,
+                user_claim: claim_name(&env, "AUTH_USER_CLAIM", "email"),
+                groups_claim: claim_name(&env, "AUTH_GROUPS_CLAIM", "groups"),
+                lifetime: crate::authorizer::DEFAULT_LIFETIME,
+            })
+            .expect("the local issuer signs")
+    }
+
+    fn api_environment(&self) -> BTreeMap<String, String> {
+        self.deployment
+            .functions
+            .values()
+            .find(|function| function.has_http_api)
+            .map(|function| function.environment.clone())
+            .unwrap_or_default()
+    }
+
     /// Stops every hosted function and starts fresh instances (same API port), while the
     /// emulator — queues, tables, running state machines — keeps going: what a restart of
     /// the local host, or a cold start of every Lambda, looks like to an execution.
@@ -131,6 +189,7 @@ impl Running {
             &self.sdk,
             &self.deployment,
             &self.options,
+            &self.issuer,
             self.api_address.port(),
         )
         .await?;
@@ -146,6 +205,9 @@ impl Running {
 }
 
 pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
+    let issuer_dir = options.auth.issuer_dir();
+    let issuer =
+        tokio::task::spawn_blocking(move || LocalIssuer::load_or_create(&issuer_dir)).await??;
     if let (Some(directory), true) = (&options.data_dir, options.reset_data) {
         crate::data_dir::reset(directory)?;
     }
@@ -155,12 +217,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     })
     .await?;
     let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
-    let template = Template::load(&project_root().join("template.yaml"))?
-        .with_parameter_values(&options.parameters)?;
+    let template = Template::load(&project_root().join("template.yaml"))?;
+    let parameters = with_local_admin_role(&template, &options.parameters);
+    let template = template.with_parameter_values(&parameters)?;
     let deployment = deploy(&template, &sdk, &options.stack_name).await?;
     verify_email_sender(&sdk, &deployment).await?;
+    let issuer = Arc::new(issuer);
     let (api_address, functions) =
-        launch_functions(&sdk, &deployment, &options, options.api_port).await?;
+        launch_functions(&sdk, &deployment, &options, &issuer, options.api_port).await?;
     Ok(Running {
         api_address,
         deployment,
@@ -168,7 +232,39 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         emulator,
         options,
         functions,
+        issuer,
     })
+}
+
+/// The parameters with the local administrator's role added to `AdminRoles`, so the
+/// token-less local administrator (and tokens minted with that role) may do everything.
+fn with_local_admin_role(
+    template: &Template,
+    parameters: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut parameters = parameters.clone();
+    if template.parameter_default("AdminRoles").is_none() {
+        return parameters;
+    }
+    let configured = parameters
+        .get("AdminRoles")
+        .cloned()
+        .or_else(|| template.parameter_default("AdminRoles").map(str::to_string))
+        .unwrap_or_default();
+    let roles = [configured.trim(), LOCAL_ADMIN_ROLE]
+        .into_iter()
+        .filter(|roles| !roles.is_empty())
+        .collect::<Vec<_>>()
+        .join(",");
+    parameters.insert("AdminRoles".to_string(), roles);
+    parameters
+}
+
+fn claim_name<'a>(env: &'a BTreeMap<String, String>, name: &str, default: &'a str) -> &'a str {
+    env.get(name)
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .unwrap_or(default)
 }
 
 /// Starts the API and a poller per SQS event source of every function in the deployment.
@@ -176,6 +272,7 @@ async fn launch_functions(
     sdk: &SdkConfig,
     deployment: &Deployment,
     options: &LocalOptions,
+    issuer: &Arc<LocalIssuer>,
     api_port: u16,
 ) -> anyhow::Result<(SocketAddr, Functions)> {
     let (shutdown, shutdown_signal) = watch::channel(false);
@@ -184,7 +281,17 @@ async fn launch_functions(
     for function in deployment.functions.values() {
         let env = FunctionEnv::from_map(function.environment.clone());
         if function.has_http_api {
-            let (address, task) = serve_api(sdk, &env, api_port, shutdown_signal.clone()).await?;
+            let authorizer = Authorizer {
+                issuer: issuer.clone(),
+                open_routes: function.open_routes.clone(),
+                require_token: options.auth.require_token,
+                user_claim: claim_name(&function.environment, "AUTH_USER_CLAIM", "email")
+                    .to_string(),
+                groups_claim: claim_name(&function.environment, "AUTH_GROUPS_CLAIM", "groups")
+                    .to_string(),
+            };
+            let (address, task) =
+                serve_api(sdk, &env, authorizer, api_port, shutdown_signal.clone()).await?;
             api_address = Some(address);
             tasks.push(task);
         }
@@ -221,13 +328,17 @@ async fn launch_functions(
     Ok((api_address, Functions { shutdown, tasks }))
 }
 
+/// The API function behind the local play of API Gateway's JWT authorizer.
 async fn serve_api(
     sdk: &SdkConfig,
     env: &FunctionEnv,
+    authorizer: Authorizer,
     port: u16,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let router = gennaker_api::router(AppState::new(sdk, ApiConfig::from_env(env)?));
+    let router = gennaker_api::router(AppState::new(sdk, ApiConfig::from_env(env)?)).layer(
+        axum::middleware::from_fn_with_state(Arc::new(authorizer), authorizer::authorize),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding the API to 127.0.0.1:{port}"))?;

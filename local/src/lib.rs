@@ -1,5 +1,6 @@
 //! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
+pub mod authorizer;
 pub mod console;
 pub mod data_dir;
 pub mod emulator;
@@ -9,4 +10,4 @@ mod schedules;
 mod streams;
 pub mod template;
 
-pub use host::{Delivery, FaultHook, LocalOptions, Running, TransitionHook, start};
+pub use host::{Delivery, FaultHook, LocalAuth, LocalOptions, Running, TransitionHook, start};

@@ -168,8 +168,44 @@ pub struct FunctionSpec {
     pub sqs_event_sources: Vec<SqsEventSource>,
     pub stream_event_sources: Vec<StreamEventSource>,
     pub has_http_api: bool,
+    /// The function's HTTP API routes that need no token (`Auth: {Authorizer: NONE}`).
+    pub open_routes: Vec<HttpRoute>,
     /// The period of the function's `Schedule` event (`rate(...)`), if it has one.
     pub schedule_every: Option<std::time::Duration>,
+}
+
+/// One route of an `HttpApi` event: `Method` (`ANY` or a verb) and `Path` (with `{name}`
+/// segments and a final `{name+}`), as API Gateway matches them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    pub method: String,
+    pub path: String,
+}
+
+impl HttpRoute {
+    /// Whether a request with this method and path takes this route.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method) {
+            return false;
+        }
+        let mut wanted = self.path.trim_matches('/').split('/');
+        let mut given = path.trim_matches('/').split('/');
+        loop {
+            match (wanted.next(), given.next()) {
+                (None, None) => return true,
+                (Some(pattern), _) if pattern.starts_with('{') && pattern.ends_with("+}") => {
+                    return !path.trim_matches('/').is_empty();
+                }
+                (Some(pattern), Some(segment)) => {
+                    let variable = pattern.starts_with('{') && pattern.ends_with('}');
+                    if segment.is_empty() || (!variable && pattern != segment) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// Everything [`deploy`] created or described.

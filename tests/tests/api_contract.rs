@@ -46,7 +46,7 @@ async fn a_saved_pipeline_reads_back_as_submitted_with_unknown_fields() {
         .http
         .post(app.url("/pipelines"))
         .header("content-type", "application/json")
-        .header("x-spinnaker-user", "alice@example.com")
+        .header("authorization", app.bearer("alice@example.com"))
         .body(submitted.to_string())
         .send()
         .await

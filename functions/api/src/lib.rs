@@ -4,7 +4,7 @@
 
 mod body;
 pub mod error;
-mod identity;
+pub mod identity;
 mod routes;
 mod ui;
 
@@ -33,6 +33,8 @@ pub struct ApiConfig {
     pub infrastructure_cache_seconds: u64,
     /// `BAKERY_BASE_IMAGES`: the base images of `GET /bakery/options` (see `routes::bakery`).
     pub base_images: gennaker_cloud::bake::BaseImages,
+    /// Which verified claims name the user and their roles, and the admin roles.
+    pub auth: identity::AuthSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl ApiConfig {
             base_images: gennaker_cloud::bake::BaseImages::parse(
                 env.optional("BAKERY_BASE_IMAGES").as_deref(),
             )?,
+            auth: identity::AuthSettings::from_env(env),
         })
     }
 }
@@ -81,6 +84,7 @@ pub struct AppState {
     pub(crate) server_group_listings:
         std::sync::Arc<gennaker_cloud::cache::ListingCache<Vec<gennaker_cloud::ServerGroup>>>,
     pub(crate) base_images: std::sync::Arc<gennaker_cloud::bake::BaseImages>,
+    pub(crate) auth: std::sync::Arc<identity::AuthSettings>,
 }
 
 impl AppState {
@@ -119,6 +123,7 @@ impl AppState {
                 std::time::Duration::from_secs(config.infrastructure_cache_seconds),
             )),
             base_images: std::sync::Arc::new(config.base_images),
+            auth: std::sync::Arc::new(config.auth),
         }
     }
 
@@ -135,8 +140,14 @@ fn default_region(sdk: &aws_config::SdkConfig) -> String {
 }
 
 /// The Gate API plus the web UI under `/ui` (which calls the Gate routes in process).
+/// Every request, UI pages included, passes [`identity::establish`] first: identity comes
+/// from the verified token claims only.
 pub fn router(state: AppState) -> Router {
-    ui::mount(gate_router(state))
+    let auth = state.auth.clone();
+    ui::mount(gate_router(state)).layer(axum::middleware::from_fn_with_state(
+        auth,
+        identity::establish,
+    ))
 }
 
 fn gate_router(state: AppState) -> Router {
@@ -145,6 +156,7 @@ fn gate_router(state: AppState) -> Router {
     };
     Router::new()
         .route("/version", get(routes::version))
+        .route("/health", get(routes::health))
         .merge(gate_routes())
         .route("/applications", get(applications::list))
         .route("/applications/{application}", get(applications::get_one))

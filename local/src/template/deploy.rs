@@ -11,8 +11,8 @@ use serde_json::{Map, Value as Json};
 
 use super::parse::{as_object, scalar_text};
 use super::properties::{
-    EventProperties, ScheduleEventProperties, SqsEventProperties, StateMachineProperties,
-    StreamEventProperties, TableProperties, key_schema, throughput,
+    EventProperties, HttpApiEventProperties, ScheduleEventProperties, SqsEventProperties,
+    StateMachineProperties, StreamEventProperties, TableProperties, key_schema, throughput,
 };
 use super::resolve::Scope;
 use super::*;
@@ -509,13 +509,24 @@ pub(super) fn describe_function(
         sqs_event_sources: vec![],
         stream_event_sources: vec![],
         has_http_api: false,
+        open_routes: vec![],
         schedule_every: None,
     };
     for (name, event) in as_object(properties.get("Events"), "Events")? {
         let event: EventProperties =
             from_properties(event.clone()).with_context(|| format!("the event {name}"))?;
         match event.event_type.as_str() {
-            "HttpApi" => function.has_http_api = true,
+            "HttpApi" => {
+                function.has_http_api = true;
+                let route: HttpApiEventProperties = from_properties(event.properties)
+                    .with_context(|| format!("the event {name}"))?;
+                if route.is_open() {
+                    function.open_routes.push(super::HttpRoute {
+                        method: route.method.to_uppercase(),
+                        path: route.path,
+                    });
+                }
+            }
             "SQS" => {
                 let sqs: SqsEventProperties = from_properties(event.properties)
                     .with_context(|| format!("the event {name}"))?;

@@ -177,6 +177,32 @@ pub(super) struct EventProperties {
     pub(super) properties: Json,
 }
 
+/// An `HttpApi` event: its route, and whether it opts out of the API's authorizer.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(super) struct HttpApiEventProperties {
+    #[serde(rename = "ApiId")]
+    pub(super) _api_id: Json,
+    pub(super) path: String,
+    pub(super) method: String,
+    #[serde(default)]
+    pub(super) auth: Option<HttpApiEventAuth>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(super) struct HttpApiEventAuth {
+    pub(super) authorizer: String,
+}
+
+impl HttpApiEventProperties {
+    pub(super) fn is_open(&self) -> bool {
+        self.auth
+            .as_ref()
+            .is_some_and(|auth| auth.authorizer == "NONE")
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(super) struct ScheduleEventProperties {

@@ -60,6 +60,16 @@ impl TestApp {
         }
     }
 
+    /// `Authorization` value for `user` with `roles`: a token from the local issuer.
+    pub fn bearer_with_roles(&self, user: &str, roles: &[&str]) -> String {
+        format!("Bearer {}", self.running.token(user, roles))
+    }
+
+    /// `Authorization` value for `user` (no roles).
+    pub fn bearer(&self, user: &str) -> String {
+        self.bearer_with_roles(user, &[])
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -95,7 +105,7 @@ impl TestApp {
         let request = self
             .http
             .put(self.url(path))
-            .header("x-spinnaker-user", user);
+            .header("authorization", self.bearer(user));
         into_parts(request.send().await.expect("PUT"), path).await
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::identity::user_name;
+use crate::identity::Identity;
 
 /// Fields of the unexpanded account list (Gate's `Account`).
 const SUMMARY_FIELDS: [&str; 5] = [
@@ -124,31 +124,29 @@ pub async fn list_of_type(
     )
 }
 
-/// `GET /auth/user`: who the identity headers say the caller is (`anonymous` without
-/// them); the allowed accounts are those of `X-SPINNAKER-ACCOUNTS`, else every account.
-pub async fn current_user(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
-    let username = user_name(&headers);
-    let mut allowed = allowed_accounts(&headers);
-    if allowed.is_empty() {
-        allowed = state
-            .accounts
-            .iter()
-            .filter_map(|account| account.get("name")?.as_str().map(str::to_string))
-            .collect();
-    }
+/// `GET /auth/user`: the caller as the verified token describes them, with the roles of
+/// its groups claim (`anonymous` and no roles without one).
+pub async fn current_user(State(state): State<AppState>, identity: Identity) -> Json<Value> {
+    let username = identity.user.clone();
+    let allowed: Vec<String> = state
+        .accounts
+        .iter()
+        .filter_map(|account| account.get("name")?.as_str().map(str::to_string))
+        .collect();
     let email = username.contains('@').then(|| username.clone());
     Json(json!({
         "username": username,
         "email": email,
         "firstName": null,
         "lastName": null,
-        "roles": [],
+        "roles": identity.roles,
+        "admin": identity.admin,
         "allowedAccounts": allowed,
         "enabled": true,
         "accountNonExpired": true,
         "accountNonLocked": true,
         "credentialsNonExpired": true,
-        "authorities": [],
+        "authorities": if identity.authenticated { vec!["ROLE_USER"] } else { vec![] },
     }))
 }
 

@@ -36,6 +36,12 @@ pub async fn version() -> Json<Value> {
     Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
 }
 
+/// `GET /health`: the load balancer's and monitors' probe (Spring Boot's actuator shape,
+/// as Gate answers it); open, like `/version`.
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "UP" }))
+}
+
 /// Loads an execution of `kind`; a missing one, or one of the other kind, is a 404.
 pub(crate) async fn load_execution_of_kind(
     state: &AppState,

@@ -87,6 +87,14 @@ const fn op(
     }
 }
 
+/// The routes that need no token, as `template.yaml` declares them (`Auth: NONE`): the
+/// probes, and the webhook triggers, which their per-trigger secret protects instead.
+pub const OPEN_ROUTES: [(&str, &str); 3] = [
+    ("get", "/version"),
+    ("get", "/health"),
+    ("post", "/webhooks/{type}/{source}"),
+];
+
 fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
@@ -125,6 +133,9 @@ fn operation(spec: &Operation) -> Value {
         "operationId": spec.id, "tags": [spec.tag], "summary": spec.summary,
         "parameters": parameters, "responses": responses,
     });
+    if OPEN_ROUTES.contains(&(spec.method, spec.path)) {
+        operation["security"] = json!([]);
+    }
     match spec.body {
         Body::None => {}
         Body::OptionalObject(schema) => {
@@ -177,10 +188,14 @@ pub fn openapi() -> Value {
         "info": {
             "title": "Gennaker API (Spinnaker Gate compatible)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Spinnaker's Gate HTTP API as served by Gennaker. Identity headers: X-SPINNAKER-USER, X-SPINNAKER-USER-ORIGIN, X-SPINNAKER-ACCOUNTS. Errors use Gate's shape {timestamp, status, error, message, path}.",
+            "description": "Spinnaker's Gate HTTP API as served by Gennaker. Every route but /version, /health and /webhooks/{type}/{source} needs `Authorization: Bearer <JWT>` from the configured OIDC issuer (the local issuer in local mode); the caller's identity comes from the verified token only, never from X-SPINNAKER-USER. Errors use Gate's shape {timestamp, status, error, message, path}.",
         },
         "paths": paths,
-        "components": {"schemas": components()},
+        "components": {
+            "schemas": components(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
     });
     tidy(&mut document);
     document
