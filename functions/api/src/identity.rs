@@ -92,6 +92,14 @@ impl Identity {
         HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).ok()
     }
 
+    /// The identity [`establish`] carried in `headers`; anonymous without one.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        headers
+            .get(IDENTITY_HEADER)
+            .and_then(Self::from_header)
+            .unwrap_or_else(Self::anonymous)
+    }
+
     fn from_header(value: &HeaderValue) -> Option<Self> {
         use base64::Engine;
         let json = base64::engine::general_purpose::STANDARD
