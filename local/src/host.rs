@@ -63,6 +63,10 @@ pub struct LocalOptions {
     pub transitions: Option<TransitionHook>,
     /// How the local play of API Gateway's JWT authorizer treats requests.
     pub auth: LocalAuth,
+    /// Plays bake builders' user data and offers base images the emulator has (see
+    /// `builders.rs`). On for the `gennaker` command; off by default so tests that play
+    /// builders themselves (with failures, too) are not raced.
+    pub simulated_bakes: bool,
 }
 
 /// Local authentication: the local issuer and whether a token is required.
@@ -96,6 +100,7 @@ impl Default for LocalOptions {
             reset_data: false,
             transitions: None,
             auth: LocalAuth::default(),
+            simulated_bakes: false,
         }
     }
 }
@@ -218,7 +223,12 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     .await?;
     let sdk = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
     let template = Template::load(&project_root().join("template.yaml"))?;
-    let parameters = with_local_admin_role(&template, &options.parameters);
+    let mut parameters = with_local_admin_role(&template, &options.parameters);
+    if options.simulated_bakes {
+        parameters
+            .entry("BakeryBaseImages".to_string())
+            .or_insert_with(|| crate::builders::LOCAL_BASE_IMAGES.to_string());
+    }
     let template = template.with_parameter_values(&parameters)?;
     let deployment = deploy(&template, &sdk, &options.stack_name).await?;
     verify_email_sender(&sdk, &deployment).await?;
@@ -323,6 +333,9 @@ async fn launch_functions(
         tasks.extend(spawn_stream_pollers(sdk, function, &env, &shutdown_signal)?);
     }
     tasks.extend(spawn_schedule_firer(sdk, deployment, &shutdown_signal));
+    if options.simulated_bakes {
+        tasks.push(spawn_builder_player(sdk, deployment, &shutdown_signal));
+    }
     let api_address =
         api_address.context("template.yaml has no function with an HTTP API event")?;
     Ok((api_address, Functions { shutdown, tasks }))
@@ -573,6 +586,33 @@ fn spawn_schedule_firer(
         sqs,
         shutdown.clone(),
     )))
+}
+
+/// Plays bake builders in every region of the configured accounts.
+fn spawn_builder_player(
+    sdk: &SdkConfig,
+    deployment: &Deployment,
+    shutdown: &watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let default_region = sdk
+        .region()
+        .map(|region| region.to_string())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let configured = deployment
+        .functions
+        .values()
+        .find_map(|function| function.environment.get("ACCOUNTS"));
+    let entries = gennaker_cloud::accounts::parse_entries(configured.map(String::as_str));
+    let mut regions: Vec<String> =
+        gennaker_cloud::accounts::Accounts::from_entries(&entries, &default_region)
+            .all()
+            .iter()
+            .flat_map(|account| account.regions.clone())
+            .collect();
+    regions.push(default_region);
+    regions.sort();
+    regions.dedup();
+    tokio::spawn(crate::builders::run(sdk.clone(), regions, shutdown.clone()))
 }
 
 fn orchestrator(

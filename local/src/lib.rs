@@ -1,6 +1,7 @@
 //! Local mode: the whole of Gennaker on one machine against a local AWS emulator.
 
 pub mod authorizer;
+pub mod builders;
 pub mod console;
 pub mod data_dir;
 pub mod emulator;

@@ -35,6 +35,9 @@ fn print_banner(running: &Running, data_dir: Option<&std::path::Path>, quiet: bo
         "  authentication         {}",
         authentication_summary(running)
     );
+    println!(
+        "  bakes                  builders simulated: nothing is installed, images are the emulator's base images renamed"
+    );
     if quiet {
         println!("Quiet: executions are not printed (RUST_LOG=info adds the logs).");
     }
@@ -56,6 +59,7 @@ fn authentication_summary(running: &Running) -> String {
 fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<(LocalOptions, bool)> {
     let mut options = LocalOptions {
         data_dir: Some(gennaker_local::data_dir::default_data_dir()),
+        simulated_bakes: true,
         ..LocalOptions::default()
     };
     let mut quiet = false;

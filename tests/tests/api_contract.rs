@@ -41,6 +41,9 @@ fn pipeline(name: &str) -> Value {
 #[tokio::test]
 async fn a_saved_pipeline_reads_back_as_submitted_with_unknown_fields() {
     let app = TestApp::spawn().await;
+    // Saving needs WRITE on a known application (Fiat's allowAccessToUnknownApplications
+    // is off): the administrator creates it, unrestricted, so alice may write.
+    app.create_application("contract").await;
     let submitted = pipeline("Round Trip");
     let (status, body) = app
         .http

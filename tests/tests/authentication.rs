@@ -159,7 +159,12 @@ async fn with_tokens_required_bad_or_missing_tokens_are_401_and_write_nothing() 
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved, json!([]), "refused requests wrote nothing");
 
-    // A good token: the user and roles are the token's, whatever headers claim.
+    // A good token: the user and roles are the token's, whatever headers claim. Saving
+    // needs WRITE on a known application: the administrator creates authapp, unrestricted.
+    let create = json!({"application": "authapp", "job": [{"type": "createApplication",
+        "application": {"name": "authapp", "email": "team@example.com"}}]});
+    let (status, body) = send(&app, Method::POST, "/tasks", Some(&admin), Some(&create)).await;
+    assert_eq!(status, 200, "{body}");
     let alice = app.bearer_with_roles("alice", &["Dev", "ops"]);
     let request = app
         .http

@@ -490,19 +490,75 @@ async fn bake_then_two_red_black_deploys_leave_the_second_group_serving_the_bake
     );
     assert_eq!(old.desired_capacity(), Some(0), "and scaled down");
     for group in ["shop-web-v000", "shop-web-v001"] {
-        let versions = cloud
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_name(group)
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            versions.launch_template_versions()[0]
-                .launch_template_data()
-                .and_then(|d| d.image_id()),
+            cloud.launch_image(group).await.as_deref(),
             Some(ami.as_str()),
             "{group} runs the baked image"
         );
     }
+}
+
+/// Deck's defaults and nothing configured: no `BakeryBaseImages`, no player of the test's
+/// own. Local mode offers a base image the emulator has and plays the builder (saying so in
+/// the stage), so a bake → red/black deploy runs as it would on AWS; run twice, v000 is
+/// disabled and v001 serves the baked image.
+#[tokio::test]
+async fn with_decks_defaults_local_mode_bakes_then_deploys_red_black() {
+    let app = TestApp::spawn_with(LocalOptions {
+        simulated_bakes: true,
+        parameters: [("StagePollSeconds".to_string(), "1".to_string())].into(),
+        ..LocalOptions::default()
+    })
+    .await;
+    let cloud = support::cloud::Cloud::of(&app);
+    // What Deck's bake and deploy stage editors save when only the package and the cluster's
+    // stack are typed in.
+    let bake = json!({"refId": "1", "requisiteStageRefIds": [], "type": "bake", "name": "Bake",
+        "package": "nginx", "baseOs": "ubuntu", "baseLabel": "release", "regions": [REGION],
+        "user": "anonymous", "cloudProviderType": "aws", "vmType": "hvm", "storeType": "ebs",
+        "extendedAttributes": {}});
+    let deploy = json!({"refId": "2", "requisiteStageRefIds": ["1"], "type": "deploy",
+        "name": "Deploy", "clusters": [{"application": "shop", "stack": "web",
+        "freeFormDetails": "", "account": "default", "cloudProvider": "aws", "provider": "aws",
+        "availabilityZones": {REGION: []}, "capacity": {"min": 1, "max": 1, "desired": 1},
+        "instanceType": "t3.micro", "strategy": "redblack"}]});
+
+    let first = run(&app, "ship", vec![bake.clone(), deploy.clone()]).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let baked = stage(&first, "1");
+    assert_eq!(
+        baked["context"]["bakes"][REGION]["builderNote"],
+        gennaker_local::builders::SIMULATED_INSTALL_NOTE,
+        "the stage says the install was simulated: {baked}"
+    );
+    assert_eq!(
+        baked["context"]["baseAmiId"], "ami-785db401",
+        "Ubuntu 16.04"
+    );
+    let ami = baked["context"]["ami"].as_str().unwrap().to_string();
+    assert_eq!(
+        tag(image(&ec2(&app), &ami).await.tags(), "gennaker:package"),
+        Some("nginx")
+    );
+
+    let again = app.trigger("shop", "ship").await;
+    let second = app.ended(&again).await;
+    assert_eq!(second["status"], "SUCCEEDED", "{second}");
+    assert_eq!(stage(&second, "1")["context"]["ami"], ami.as_str());
+    assert_eq!(
+        cloud.group_names().await,
+        ["shop-web-v000", "shop-web-v001"]
+    );
+    let old = cloud.group("shop-web-v000").await.unwrap();
+    assert!(
+        old.suspended_processes()
+            .iter()
+            .any(|process| process.process_name() == Some("AddToLoadBalancer")),
+        "v000 is disabled"
+    );
+    assert_eq!(
+        cloud.launch_image("shop-web-v001").await,
+        Some(ami),
+        "v001 runs the baked image"
+    );
 }

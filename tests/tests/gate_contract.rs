@@ -516,6 +516,8 @@ async fn deck_flows_for_applications_tasks_and_configs() {
 #[tokio::test]
 async fn deck_flows_for_executions() {
     let app = TestApp::spawn().await;
+    // carol (no roles) triggers below: runapp is a known, unrestricted application.
+    app.create_application("runapp").await;
     assert_eq!(
         app.post("/pipelines", &pipeline("runapp", "ship", 60))
             .await

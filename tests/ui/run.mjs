@@ -164,6 +164,9 @@ async function scenarios(context) {
     await page.waitForURL(`**/ui/applications/${APP}/configs/*`);
     configUrl = page.url().replace(base, "");
     const current = JSON.parse(await page.inputValue("#config-json"));
+    // The JSON editor starts collapsed below the forms.
+    check(!(await page.locator("#config-json").isVisible()), "the JSON editor is not collapsed");
+    await expand(page.locator("details.json-editor"));
     await page.fill("#config-json", JSON.stringify({ ...current, ...release }, null, 2));
     await page.click("form.json-editor button[type=submit]");
     await page.locator("p.notice", { hasText: "Saved." }).waitFor();
@@ -171,10 +174,12 @@ async function scenarios(context) {
     const saved = JSON.parse(await page.inputValue("#config-json"));
     const cyclic = structuredClone(saved);
     cyclic.stages[0].requisiteStageRefIds = ["4"];
+    await expand(page.locator("details.json-editor"));
     await page.fill("#config-json", JSON.stringify(cyclic, null, 2));
     await page.click("form.json-editor button[type=submit]");
     const errors = page.locator("#json-errors");
     await errors.waitFor();
+    check(await page.locator("#config-json").isVisible(), "a refused save hides the JSON it refused");
     const errorText = await errors.innerText();
     check(/cycle|circular/i.test(errorText) && /stages/.test(errorText), `cycle error: ${errorText}`);
     await audit(page, "config-json-error");

@@ -26,8 +26,12 @@ use lambda_http::request::RequestContext;
 /// The user of requests that carry no verified claims (open routes).
 pub const ANONYMOUS: &str = "anonymous";
 
+/// The verified identity as [`establish`] passes it to the Gate routes the web UI calls in
+/// process (base64 of its JSON); like the headers below, never taken from outside.
+pub const IDENTITY_HEADER: &str = "x-gennaker-identity";
+
 /// Headers that claim an identity; only [`establish`] may set them.
-const IDENTITY_HEADERS: [&str; 2] = ["x-spinnaker-user", "x-spinnaker-accounts"];
+const IDENTITY_HEADERS: [&str; 3] = ["x-spinnaker-user", "x-spinnaker-accounts", IDENTITY_HEADER];
 
 /// Which claims name the user and their groups, and which groups are administrators.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +75,7 @@ impl AuthSettings {
 }
 
 /// The caller as the verified token describes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     pub user: String,
     /// Roles from the groups claim, trimmed and lower-cased (Fiat compares them so).
@@ -82,6 +86,28 @@ pub struct Identity {
 }
 
 impl Identity {
+    fn to_header(&self) -> Option<HeaderValue> {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).ok()?;
+        HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).ok()
+    }
+
+    /// The identity [`establish`] carried in `headers`; anonymous without one.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        headers
+            .get(IDENTITY_HEADER)
+            .and_then(Self::from_header)
+            .unwrap_or_else(Self::anonymous)
+    }
+
+    fn from_header(value: &HeaderValue) -> Option<Self> {
+        use base64::Engine;
+        let json = base64::engine::general_purpose::STANDARD
+            .decode(value.as_bytes())
+            .ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
     pub fn anonymous() -> Self {
         Self {
             user: ANONYMOUS.to_string(),
@@ -126,6 +152,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .extensions
             .get::<Identity>()
             .cloned()
+            .or_else(|| Identity::from_header(parts.headers.get(IDENTITY_HEADER)?))
             .unwrap_or_else(Identity::anonymous))
     }
 }
@@ -174,6 +201,9 @@ pub async fn establish(
     }
     if let Ok(user) = HeaderValue::from_str(&identity.user) {
         headers.insert("x-spinnaker-user", user);
+    }
+    if let Some(carried) = identity.to_header() {
+        headers.insert(IDENTITY_HEADER, carried);
     }
     request.extensions_mut().insert(identity);
     next.run(request).await

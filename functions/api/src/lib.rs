@@ -2,6 +2,7 @@
 //! `axum::serve` in local mode. Paths, status codes and JSON shapes follow Gate, so the
 //! `spin` CLI, Deck and swagger clients work unchanged.
 
+pub mod access;
 mod body;
 pub mod error;
 pub mod identity;
@@ -35,6 +36,8 @@ pub struct ApiConfig {
     pub base_images: gennaker_cloud::bake::BaseImages,
     /// Which verified claims name the user and their roles, and the admin roles.
     pub auth: identity::AuthSettings,
+    /// Fiat's switches (unknown applications, restricted creation).
+    pub fiat: gennaker_auth::Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,7 @@ impl ApiConfig {
                 env.optional("BAKERY_BASE_IMAGES").as_deref(),
             )?,
             auth: identity::AuthSettings::from_env(env),
+            fiat: access::settings_from_env(env),
         })
     }
 }
@@ -85,6 +89,7 @@ pub struct AppState {
         std::sync::Arc<gennaker_cloud::cache::ListingCache<Vec<gennaker_cloud::ServerGroup>>>,
     pub(crate) base_images: std::sync::Arc<gennaker_cloud::bake::BaseImages>,
     pub(crate) auth: std::sync::Arc<identity::AuthSettings>,
+    pub(crate) fiat: std::sync::Arc<gennaker_auth::Settings>,
 }
 
 impl AppState {
@@ -124,6 +129,7 @@ impl AppState {
             )),
             base_images: std::sync::Arc::new(config.base_images),
             auth: std::sync::Arc::new(config.auth),
+            fiat: std::sync::Arc::new(config.fiat),
         }
     }
 
@@ -236,6 +242,11 @@ fn gate_router(state: AppState) -> Router {
             "/pipelines/{id}/{stage_id}/evaluateExpression",
             get(routes::expressions::evaluate_for_stage),
         )
+        // Fiat: every matched route's access rules, before its handler (see `access`).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        ))
         .fallback(error::not_found_route)
         .layer(axum::middleware::from_fn(error::fill_error_path))
         .with_state(state)

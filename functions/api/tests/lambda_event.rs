@@ -23,6 +23,7 @@ async fn answer(name: &str, auth: AuthSettings) -> (u16, serde_json::Value) {
         infrastructure_cache_seconds: 0,
         base_images: Default::default(),
         auth,
+        fiat: Default::default(),
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

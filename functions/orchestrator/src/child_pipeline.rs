@@ -157,7 +157,7 @@ impl Orchestrator {
                 Ok(trigger) => trigger,
                 Err(missing) => return Ok(Err(Refused(missing.to_string()))),
             };
-        let child = build_execution(
+        let mut child = build_execution(
             &config,
             child_id.to_string(),
             trigger,
@@ -165,6 +165,9 @@ impl Orchestrator {
             now_millis(),
             new_id,
         );
+        // The child runs with its parent's credentials (Orca's pipeline stage passes the
+        // parent's authentication on), never more.
+        child.authentication.allowed_accounts = parent.authentication.allowed_accounts.clone();
         // The parent stage fails with the reason; nothing of the child is written or run.
         if let Some(reason) = gennaker_model::compatibility::refusal(&child) {
             return Ok(Err(Refused(reason)));

@@ -48,6 +48,7 @@ pub fn for_stage(
         context,
         not_before: window_start(execution, stage, window_zone, now).map(iso8601),
         result: None,
+        allowed_accounts: execution.authentication.allowed_accounts.clone(),
     }
 }
 

@@ -136,8 +136,13 @@ impl StageWorker for BakeWorker {
     }
 
     async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        // The execution's starter's accounts bound every cloud call of the bake.
+        let worker = Self {
+            cloud: self.cloud.acting_for(&task.stage.allowed_accounts),
+            ..self.clone()
+        };
         poll::Poll {
-            worker: self,
+            worker: &worker,
             input: &task.stage,
             loaded,
         }

@@ -186,9 +186,11 @@ impl Poll<'_> {
             return self.launch(request, plan, bake).await;
         };
         if bake.image_id.is_none() {
-            let Some(signal) = self.signal(plan, &builder_id).await? else {
+            let Some(signalled) = self.signalled(plan, &builder_id).await? else {
                 return Ok(());
             };
+            let signal = signalled.signal.unwrap_or_default();
+            bake.builder_note = signalled.note;
             if signal != SIGNAL_SUCCEEDED {
                 return Err(Stop::Failed(format!(
                     "the builder {builder_id} in {} signalled {SIGNAL_TAG}={signal}: installing {} failed (see the instance's console output)",
@@ -265,25 +267,22 @@ impl Poll<'_> {
         Ok(())
     }
 
-    /// The builder's signal; `None` while it has not signalled. A builder gone without a
-    /// signal, or silent for longer than the bake timeout, fails the bake.
-    async fn signal(&self, plan: &Plan, builder_id: &str) -> Step<Option<String>> {
+    /// The builder once it has signalled; `None` while it has not. A builder gone without
+    /// a signal, or silent for longer than the bake timeout, fails the bake.
+    async fn signalled(&self, plan: &Plan, builder_id: &str) -> Step<Option<Builder>> {
         let region = &plan.region;
         let builder = plan.clients.builder(builder_id).await?;
-        let Some(Builder {
-            signal,
-            state,
-            launch_time,
-            ..
-        }) = builder
-        else {
+        let Some(builder) = builder else {
             return Err(Stop::Failed(format!(
                 "the builder {builder_id} in {region} disappeared before it signalled"
             )));
         };
-        if signal.is_some() {
-            return Ok(signal);
+        if builder.signal.is_some() {
+            return Ok(Some(builder));
         }
+        let Builder {
+            state, launch_time, ..
+        } = builder;
         if matches!(
             state.as_str(),
             "shutting-down" | "terminated" | "stopped" | "stopping"
@@ -299,7 +298,7 @@ impl Poll<'_> {
         let waited = now_millis().saturating_sub(started);
         if waited > i64::try_from(timeout.saturating_mul(1000)).unwrap_or(i64::MAX) {
             return Err(Stop::Failed(format!(
-                "the builder {builder_id} in {region} did not signal within {timeout} s: its user data tags it {SIGNAL_TAG}={SIGNAL_SUCCEEDED}|{SIGNAL_FAILED} when the install ends (in local mode nothing runs user data; tag the instance yourself)"
+                "the builder {builder_id} in {region} did not signal within {timeout} s: its user data tags it {SIGNAL_TAG}={SIGNAL_SUCCEEDED}|{SIGNAL_FAILED} when the install ends (local mode plays the builder only when started by the gennaker command; otherwise tag the instance yourself)"
             )));
         }
         Ok(None)

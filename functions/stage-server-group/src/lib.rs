@@ -135,8 +135,13 @@ impl StageWorker for ServerGroupWorker {
     }
 
     async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
+        // The execution's starter's accounts bound every cloud call of the stage.
+        let worker = Self {
+            cloud: self.cloud.acting_for(&task.stage.allowed_accounts),
+            ..self.clone()
+        };
         let poll = operations::Poll {
-            worker: self,
+            worker: &worker,
             input: &task.stage,
             loaded,
         };

@@ -6,8 +6,37 @@
 //! Clouddriver's field). Without `regions` an account serves the region the functions run
 //! in; without `assumeRole` the functions' own credentials are used (always so in local
 //! mode, where the emulator accepts any credentials).
+//!
+//! An entry may carry Fiat's account `permissions` (`{"READ": [roles], "WRITE": [roles]}`):
+//! WRITE is needed to change resources in the account. An account naming no role is open
+//! to everyone; an entry whose permissions cannot be read is closed to all but
+//! administrators (and logged), never open.
 
+use gennaker_auth::{Authorization, Permissions, PermissionsError};
 use serde_json::{Map, Value};
+
+/// The authorizations an account entry's `permissions` may name.
+pub const ACCOUNT_AUTHORIZATIONS: [Authorization; 2] = [Authorization::Read, Authorization::Write];
+
+/// An account entry's `permissions`, or why they cannot be read.
+pub fn entry_permissions(entry: &Map<String, Value>) -> Result<Permissions, PermissionsError> {
+    Permissions::parse(
+        entry.get("permissions"),
+        "permissions",
+        &ACCOUNT_AUTHORIZATIONS,
+    )
+}
+
+/// Whether an entry's permissions restrict it (unreadable ones do).
+fn entry_is_restricted(entry: &Map<String, Value>) -> bool {
+    match entry_permissions(entry) {
+        Ok(permissions) => permissions.is_restricted(),
+        Err(error) => {
+            tracing::error!(account = ?entry.get("name"), %error, "unreadable account permissions: the account is closed");
+            true
+        }
+    }
+}
 
 /// Parses the `ACCOUNTS` configuration (a JSON array of objects): entries without a
 /// string `name` are dropped (and logged), `type` defaults to "aws".
@@ -51,6 +80,9 @@ pub struct Account {
     pub regions: Vec<String>,
     /// The IAM role the cloud calls of this account assume, if any.
     pub assume_role: Option<String>,
+    /// Whether its `permissions` name roles: then only users who held WRITE on it when
+    /// they started an execution (its `allowedAccounts`) may change resources in it.
+    pub restricted: bool,
 }
 
 /// Why an account/region pair cannot be used.
@@ -58,6 +90,10 @@ pub struct Account {
 pub enum AccountError {
     #[error("unknown account '{0}'")]
     UnknownAccount(String),
+    #[error(
+        "account '{0}' is not among this execution's allowedAccounts: whoever started it may not WRITE to it"
+    )]
+    NotAllowed(String),
     #[error("account '{account}' has no region '{region}' (it has: {known})")]
     UnknownRegion {
         account: String,
@@ -94,6 +130,7 @@ impl Accounts {
                     name,
                     regions,
                     assume_role,
+                    restricted: entry_is_restricted(entry),
                 })
             })
             .collect();
@@ -169,8 +206,9 @@ mod tests {
         let accounts = Accounts::from_entries(
             &entries(json!([
                 {"name": "prod", "type": "aws", "regions": ["us-west-2", {"name": "eu-west-1"}],
-                 "assumeRole": "arn:aws:iam::123456789012:role/spinnaker"},
-                {"name": "test"},
+                 "assumeRole": "arn:aws:iam::123456789012:role/spinnaker",
+                 "permissions": {"READ": ["dev"], "WRITE": ["ops"]}},
+                {"name": "test", "permissions": {"READ": []}},
                 {"name": "k8s", "type": "kubernetes"}
             ])),
             "us-east-1",
@@ -182,14 +220,25 @@ mod tests {
                     name: "prod".into(),
                     regions: vec!["us-west-2".into(), "eu-west-1".into()],
                     assume_role: Some("arn:aws:iam::123456789012:role/spinnaker".into()),
+                    restricted: true,
                 },
                 Account {
                     name: "test".into(),
                     regions: vec!["us-east-1".into()],
                     assume_role: None,
+                    restricted: false,
                 },
             ]
         );
+    }
+
+    #[test]
+    fn unreadable_permissions_close_the_account() {
+        let accounts = Accounts::from_entries(
+            &entries(json!([{"name": "odd", "permissions": {"EXECUTE": ["x"]}}])),
+            "us-east-1",
+        );
+        assert!(accounts.get("odd").unwrap().restricted);
     }
 
     #[test]

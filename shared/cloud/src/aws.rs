@@ -60,11 +60,30 @@ where
 pub struct Cloud {
     base: SdkConfig,
     accounts: Accounts,
+    /// The restricted accounts this handle may reach (an execution's `allowedAccounts`);
+    /// `None`: every account (the API's reads, which check their own rules).
+    allowed: Option<std::sync::Arc<std::collections::BTreeSet<String>>>,
 }
 
 impl Cloud {
     pub fn new(base: SdkConfig, accounts: Accounts) -> Self {
-        Self { base, accounts }
+        Self {
+            base,
+            accounts,
+            allowed: None,
+        }
+    }
+
+    /// This cloud as an execution sees it: a restricted account not in `allowed_accounts`
+    /// (the accounts its starter could WRITE) is refused before any AWS call. Accounts that
+    /// name no role are open to everyone, so they are in every `allowedAccounts` anyway.
+    pub fn acting_for(&self, allowed_accounts: &[String]) -> Self {
+        Self {
+            allowed: Some(std::sync::Arc::new(
+                allowed_accounts.iter().cloned().collect(),
+            )),
+            ..self.clone()
+        }
     }
 
     pub fn accounts(&self) -> &Accounts {
@@ -79,6 +98,12 @@ impl Cloud {
     /// Clients for one account and region, assuming the account's role when it has one.
     pub async fn region(&self, account: &str, region: &str) -> Result<RegionClients, CloudError> {
         let configured = self.accounts.locate(account, region)?;
+        if configured.restricted
+            && let Some(allowed) = &self.allowed
+            && !allowed.contains(account)
+        {
+            return Err(AccountError::NotAllowed(account.to_string()).into());
+        }
         let mut config = self
             .base
             .to_builder()

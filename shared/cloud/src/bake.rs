@@ -37,6 +37,9 @@ pub const SIGNAL_TAG: &str = "gennaker:bake-status";
 pub const SIGNAL_SUCCEEDED: &str = "succeeded";
 /// The signal of an install that failed.
 pub const SIGNAL_FAILED: &str = "failed";
+/// A note the signaller may add beside its signal; the bake records it in the stage
+/// context (local mode says here that it simulated the install).
+pub const SIGNAL_NOTE_TAG: &str = "gennaker:bake-note";
 /// Tag naming what a builder instance is (Name shows in the EC2 console too).
 pub const BUILDER_ROLE_TAG: &str = "gennaker:role";
 pub const BUILDER_ROLE: &str = "bake-builder";
@@ -411,6 +414,9 @@ pub struct RegionBake {
     pub image_name: Option<String>,
     #[serde(default)]
     pub previously_baked: bool,
+    /// What the builder said beside its signal ([`SIGNAL_NOTE_TAG`]), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder_note: Option<String>,
     /// The image is available and the builder (if any) terminated.
     #[serde(default)]
     pub done: bool,

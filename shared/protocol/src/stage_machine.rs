@@ -53,6 +53,10 @@ pub struct StageInput {
     /// The worker's previous answer in this attempt; absent on the first poll.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Answer>,
+    /// The execution's `authentication.allowedAccounts`: the accounts whoever started it
+    /// could WRITE then. Cloud stages refuse a restricted account not listed (Fiat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_accounts: Vec<String>,
 }
 
 impl StageInput {

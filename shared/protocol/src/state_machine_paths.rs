@@ -48,6 +48,7 @@ fn full_stage_state() -> Value {
         context: Map::new(),
         not_before: Some("2026-01-01T00:00:00Z".into()),
         result: Some(Answer::running(1, Map::new())),
+        allowed_accounts: vec!["prod".into()],
     };
     serde_json::to_value(input).unwrap()
 }

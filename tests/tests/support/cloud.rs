@@ -90,6 +90,24 @@ impl Cloud {
             .find(|g| g.auto_scaling_group_name() == Some(name))
     }
 
+    /// The image the latest version of a server group's launch template runs.
+    pub async fn launch_image(&self, launch_template: &str) -> Option<String> {
+        let found = self
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_name(launch_template)
+            .versions("$Latest")
+            .send()
+            .await
+            .unwrap();
+        found
+            .launch_template_versions()
+            .first()?
+            .launch_template_data()?
+            .image_id()
+            .map(str::to_string)
+    }
+
     pub async fn healthy_targets(&self, target_group_arn: &str) -> usize {
         let health = self
             .elbv2

@@ -5,13 +5,22 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::access::Access;
 use crate::error::ApiError;
 
-/// `GET /applications`
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// `GET /applications`: the applications the caller may READ (Fiat filters Gate's list).
+pub async fn list(State(state): State<AppState>, access: Access) -> Result<Json<Value>, ApiError> {
     let applications = state.store.list_applications().await?;
+    let readable = access
+        .readable(applications, |attributes| {
+            attributes
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .await?;
     Ok(Json(Value::Array(
-        applications.into_iter().map(Value::Object).collect(),
+        readable.into_iter().map(Value::Object).collect(),
     )))
 }
 

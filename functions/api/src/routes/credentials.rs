@@ -4,7 +4,11 @@
 //! function, a JSON array of objects with at least `name` and `type` (template parameter
 //! `Accounts`). Every other field of an account (`accountId`, `regions`, `environment`,
 //! `accountType`, `permissions`, …) is shown as configured when the list is expanded.
-//! Authorization comes later: every account is `authorized` for now.
+//!
+//! Fiat's account permissions: `permissions {READ, WRITE}` on an entry; an account naming
+//! no role is open to everyone. `authorized` tells the caller whether they hold WRITE on
+//! it (they may deploy there); those accounts are the caller's `allowedAccounts`, which
+//! `/auth/user` shows and every execution records when it is started.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -15,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::identity::Identity;
+use gennaker_auth::{Authorization, Principal};
 
 /// Fields of the unexpanded account list (Gate's `Account`).
 const SUMMARY_FIELDS: [&str; 5] = [
@@ -29,24 +34,36 @@ const SUMMARY_FIELDS: [&str; 5] = [
 /// logged), `type` defaults to "aws".
 pub use gennaker_cloud::accounts::parse_entries as parse_accounts;
 
-/// The accounts named by `X-SPINNAKER-ACCOUNTS` (comma-separated), as Gate propagates them.
-pub(crate) fn allowed_accounts(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get("x-spinnaker-accounts")
-        .and_then(|value| value.to_str().ok())
-        .map(|csv| {
-            csv.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+/// Whether `identity` holds WRITE on the account `entry` (an unreadable `permissions`
+/// value closes the account to all but administrators).
+fn may_write(identity: &Identity, entry: &Map<String, Value>) -> bool {
+    let principal = Principal::new(identity.roles.iter().map(String::as_str), identity.admin);
+    match gennaker_cloud::accounts::entry_permissions(entry) {
+        Ok(permissions) => gennaker_auth::account_authorizations(&principal, &permissions)
+            .contains(&Authorization::Write),
+        Err(_) => identity.admin,
+    }
+}
+
+/// The names of the accounts `identity` may WRITE: Fiat's `allowedAccounts`.
+pub(crate) fn allowed_accounts_of(state: &AppState, identity: &Identity) -> Vec<String> {
+    state
+        .accounts
+        .iter()
+        .filter(|entry| may_write(identity, entry))
+        .filter_map(|entry| entry.get("name")?.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The `allowedAccounts` of the verified caller of a request (never a header the caller
+/// sent: `X-SPINNAKER-ACCOUNTS` is removed on the way in).
+pub(crate) fn allowed_accounts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    allowed_accounts_of(state, &Identity::from_headers(headers))
 }
 
 /// The account as Gate expands it; an AWS account lists its regions as Clouddriver does
 /// (`[{"name": ...}]`, `default_region` when none are configured).
-fn expanded(account: &Map<String, Value>, default_region: &str) -> Value {
+fn expanded(account: &Map<String, Value>, default_region: &str, authorized: bool) -> Value {
     let mut account = account.clone();
     if account.get("type").and_then(Value::as_str) == Some("aws") {
         let regions = gennaker_cloud::accounts::expanded_regions(&account, default_region);
@@ -56,22 +73,22 @@ fn expanded(account: &Map<String, Value>, default_region: &str) -> Value {
         .entry("requiredGroupMembership")
         .or_insert_with(|| json!([]));
     account.entry("permissions").or_insert_with(|| json!({}));
-    account.entry("authorized").or_insert(Value::Bool(true));
+    account.insert("authorized".to_string(), Value::Bool(authorized));
     if let Some(kind) = account.get("type").cloned() {
         account.entry("cloudProvider").or_insert(kind);
     }
     Value::Object(account)
 }
 
-fn summary(account: &Map<String, Value>) -> Value {
-    let Value::Object(full) = expanded(account, "") else {
+fn summary(account: &Map<String, Value>, authorized: bool) -> Value {
+    let Value::Object(full) = expanded(account, "", authorized) else {
         unreachable!("expanded returns an object")
     };
     let mut summary: Map<String, Value> = SUMMARY_FIELDS
         .iter()
         .filter_map(|field| Some((field.to_string(), full.get(*field)?.clone())))
         .collect();
-    summary.insert("authorized".to_string(), Value::Bool(true));
+    summary.insert("authorized".to_string(), Value::Bool(authorized));
     Value::Object(summary)
 }
 
@@ -83,14 +100,16 @@ pub struct ListQuery {
 /// `GET /credentials?expand=false|true`
 pub async fn list(
     State(state): State<AppState>,
+    identity: Identity,
     Query(query): Query<ListQuery>,
 ) -> Json<Vec<Value>> {
     let region = state.default_region();
     let render = |account: &Map<String, Value>| {
+        let authorized = may_write(&identity, account);
         if query.expand == Some(true) {
-            expanded(account, &region)
+            expanded(account, &region, authorized)
         } else {
-            summary(account)
+            summary(account, authorized)
         }
     };
     Json(state.accounts.iter().map(render).collect())
@@ -99,19 +118,24 @@ pub async fn list(
 /// `GET /credentials/{account}`: the expanded account; 404 when none has that name.
 pub async fn get_one(
     State(state): State<AppState>,
+    identity: Identity,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     state
         .accounts
         .iter()
         .find(|account| account.get("name").and_then(Value::as_str) == Some(name.as_str()))
-        .map(|account| Json(expanded(account, &state.default_region())))
+        .map(|account| {
+            let authorized = may_write(&identity, account);
+            Json(expanded(account, &state.default_region(), authorized))
+        })
         .ok_or_else(|| ApiError::not_found(format!("Account '{name}' not found")))
 }
 
 /// `GET /credentials/type/{accountType}`: the expanded accounts of one type.
 pub async fn list_of_type(
     State(state): State<AppState>,
+    identity: Identity,
     Path(kind): Path<String>,
 ) -> Json<Vec<Value>> {
     Json(
@@ -119,7 +143,10 @@ pub async fn list_of_type(
             .accounts
             .iter()
             .filter(|account| account.get("type").and_then(Value::as_str) == Some(kind.as_str()))
-            .map(|account| expanded(account, &state.default_region()))
+            .map(|account| {
+                let authorized = may_write(&identity, account);
+                expanded(account, &state.default_region(), authorized)
+            })
             .collect(),
     )
 }
@@ -128,11 +155,7 @@ pub async fn list_of_type(
 /// its groups claim (`anonymous` and no roles without one).
 pub async fn current_user(State(state): State<AppState>, identity: Identity) -> Json<Value> {
     let username = identity.user.clone();
-    let allowed: Vec<String> = state
-        .accounts
-        .iter()
-        .filter_map(|account| account.get("name")?.as_str().map(str::to_string))
-        .collect();
+    let allowed = allowed_accounts_of(&state, &identity);
     let email = username.contains('@').then(|| username.clone());
     Json(json!({
         "username": username,
@@ -186,16 +209,16 @@ mod tests {
         ))
         .remove(0);
         assert_eq!(
-            summary(&account),
+            summary(&account, true),
             json!({"name": "prod", "type": "aws", "accountId": "1", "requiredGroupMembership": [],
                    "permissions": {}, "authorized": true})
         );
         assert_eq!(
-            expanded(&account, "us-east-1")["regions"],
+            expanded(&account, "us-east-1", true)["regions"],
             json!([{"name": "us-east-1"}])
         );
         assert_eq!(
-            expanded(&account, "us-east-1")["cloudProvider"],
+            expanded(&account, "us-east-1", true)["cloudProvider"],
             json!("aws")
         );
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::AppState;
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::routes::executions::{parse_statuses, trim_for_list_view};
 
@@ -123,9 +124,10 @@ pub struct SearchQuery {
 
 /// `GET /applications/{application}/executions/search`: executions of the application's
 /// configs (all applications for `*`) whose trigger matches, newest build first (`reverse`:
-/// oldest first), `size` from `startIndex`.
+/// oldest first), `size` from `startIndex`. For `*`, only applications the caller may READ.
 pub async fn search(
     State(state): State<AppState>,
+    access: Access,
     Path(application): Path<String>,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<Vec<Execution>>, ApiError> {
@@ -155,7 +157,10 @@ pub async fn search(
             .collect()
     });
     let configs = if application == "*" {
-        state.store.list_all_pipelines().await?
+        let all = state.store.list_all_pipelines().await?;
+        access
+            .readable(all, |config| config.application().map(str::to_string))
+            .await?
     } else {
         state.store.list_pipelines(&application).await?
     };

@@ -28,7 +28,7 @@ pub async fn trigger(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let supplied = json_object(&body, true)?;
     let config = resolve(&state, &application, &name_or_id).await?;
-    let execution = prepare(&config, new_id(), supplied, &headers)?;
+    let execution = prepare(&state, &config, new_id(), supplied, &headers)?;
     if config.is_disabled() {
         record_refused_start(
             &state,

@@ -46,7 +46,7 @@ pub async fn trigger_via_echo(
         "executionId".to_string(),
         Value::String(execution_id.clone()),
     );
-    let execution = prepare(&config, execution_id.clone(), supplied, &headers)?;
+    let execution = prepare(&state, &config, execution_id.clone(), supplied, &headers)?;
     if config.is_disabled() {
         record_refused_start(
             &state,
@@ -93,7 +93,7 @@ pub async fn start_ad_hoc(
             "Pipeline is disabled and cannot be started.",
         ));
     }
-    let execution = prepare(&config, new_id(), trigger, &headers)?;
+    let execution = prepare(&state, &config, new_id(), trigger, &headers)?;
     if let Some(reason) = refusal(&execution) {
         return Err(ApiError::bad_request(reason));
     }
@@ -103,8 +103,10 @@ pub async fn start_ad_hoc(
     ))
 }
 
-/// Completes the trigger and builds the NOT_STARTED execution, with the caller's identity.
+/// Completes the trigger and builds the NOT_STARTED execution, with the caller's identity
+/// and, as its `authentication.allowedAccounts`, the accounts the caller may WRITE now.
 pub(crate) fn prepare(
+    state: &AppState,
     config: &PipelineConfig,
     execution_id: String,
     supplied: Map<String, Value>,
@@ -117,7 +119,7 @@ pub(crate) fn prepare(
     let mut execution =
         build_execution(config, execution_id, trigger, &caller, now_millis(), new_id);
     execution.authentication.allowed_accounts =
-        crate::routes::credentials::allowed_accounts(headers);
+        crate::routes::credentials::allowed_accounts(state, headers);
     Ok(execution)
 }
 

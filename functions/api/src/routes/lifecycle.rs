@@ -22,6 +22,7 @@ use gennaker_protocol::OrchestrationMessage;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::identity::user_name;
 use crate::routes::load_execution_of_kind;
@@ -161,11 +162,12 @@ const READ_PER_CONFIG_CAP: usize = 100;
 /// `GET /executions?pipelineConfigIds=|executionIds=&limit=&statuses=&expand=` (Gate's `ExecutionsController`).
 pub async fn list_executions(
     State(state): State<AppState>,
+    access: Access,
     Query(query): Query<ExecutionsQuery>,
 ) -> Result<Json<Vec<Execution>>, ApiError> {
     let config_ids = csv(query.pipeline_config_ids.as_deref());
     let execution_ids = csv(query.execution_ids.as_deref());
-    let mut executions = match (config_ids.is_empty(), execution_ids.is_empty()) {
+    let executions = match (config_ids.is_empty(), execution_ids.is_empty()) {
         (true, true) => vec![],
         (false, false) => {
             return Err(ApiError::bad_request(
@@ -175,6 +177,10 @@ pub async fn list_executions(
         (true, false) => by_execution_ids(&state, &execution_ids).await?,
         (false, true) => by_config_ids(&state, &config_ids, &query).await?,
     };
+    // Executions of applications the caller may not READ are left out, never shown.
+    let mut executions = access
+        .readable(executions, |execution| Some(execution.application.clone()))
+        .await?;
     if query.expand == Some(false) {
         executions
             .iter_mut()

@@ -201,6 +201,12 @@ pub fn openapi() -> Value {
     document
 }
 
+/// `(method, path)` of every documented operation, paths as the router writes them.
+#[cfg(test)]
+pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
+    OPERATIONS.iter().map(|spec| (spec.method, spec.path))
+}
+
 /// `GET /openapi.json`
 pub async fn document() -> Json<Value> {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();

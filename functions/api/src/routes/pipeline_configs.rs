@@ -9,6 +9,7 @@ use gennaker_model::compatibility::unrunnable_stages;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::routes::configs::{
     ConfigKind, HistoryQuery, MAX_ID_LENGTH, config_list, config_named, history,
@@ -31,9 +32,15 @@ pub async fn get_by_name(
     config_named(configs, &name, "Pipeline", &application)
 }
 
-/// `GET /pipelineConfigs`: every pipeline config of every application.
-pub async fn list_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// `GET /pipelineConfigs`: every pipeline config of every application the caller may READ.
+pub async fn list_all(
+    State(state): State<AppState>,
+    access: Access,
+) -> Result<Json<Value>, ApiError> {
     let configs = state.store.list_all_pipelines().await?;
+    let configs = access
+        .readable(configs, |config| config.application().map(str::to_string))
+        .await?;
     Ok(Json(Value::Array(
         configs
             .into_iter()

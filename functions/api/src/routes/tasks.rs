@@ -140,9 +140,24 @@ fn parse_job(index: usize, job: &Value) -> Result<Job, ApiError> {
     if let Some(problem) = application_name_problem(name) {
         return Err(ApiError::invalid_field(&field("application.name"), problem));
     }
+    let mut application = normalize_application(application.clone());
+    if let Some(permissions) = application.get("permissions") {
+        // Front50 keeps permissions as READ/WRITE/EXECUTE/CREATE → role lists; roles are
+        // compared trimmed and lower-cased, so they are stored so.
+        let permissions = gennaker_auth::Permissions::parse(
+            Some(permissions),
+            &field("application.permissions"),
+            &gennaker_auth::Authorization::ALL,
+        )
+        .map_err(|error| ApiError::invalid_field(&error.field, error.message))?;
+        application.insert(
+            "permissions".to_string(),
+            permissions.to_json(&gennaker_auth::Authorization::ALL),
+        );
+    }
     Ok(Job {
         job_type: job_type.to_string(),
-        application: normalize_application(application.clone()),
+        application,
         fields: job.clone(),
     })
 }

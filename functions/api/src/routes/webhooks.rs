@@ -82,7 +82,7 @@ async fn start_once(
     let launched = state
         .launcher
         .launch_for_event(event_id, pipeline_id, |execution_id| {
-            prepare(config, execution_id, trigger, headers)
+            prepare(state, config, execution_id, trigger, headers)
         })
         .await?;
     if let Err(refused) = launched {

@@ -234,12 +234,17 @@ fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refuse
                     }
                 }
             }
-            form.json-editor method="post" action=(base) {
-                (layout::csrf(token))
-                label for="config-json" { "Config JSON" }
-                textarea #config-json name="json" rows=(lines) spellcheck="false"
-                    aria-describedby=[refused.map(|_| "json-errors")] { (text) }
-                button.primary type="submit" { "Save changes" }
+            // Collapsed unless a save was refused: the forms above cover the common edits,
+            // and a whole pipeline's JSON would otherwise make the page several screens long.
+            details.json-editor open[refused.is_some()] {
+                summary { "Edit as JSON" }
+                form.json-editor method="post" action=(base) {
+                    (layout::csrf(token))
+                    label for="config-json" { "Config JSON" }
+                    textarea #config-json name="json" rows=(lines) spellcheck="false"
+                        aria-describedby=[refused.map(|_| "json-errors")] { (text) }
+                    button.primary type="submit" { "Save changes" }
+                }
             }
         }
     }

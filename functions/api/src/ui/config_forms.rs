@@ -44,9 +44,9 @@ pub fn sections(
             .map(|(_, message)| message)
     };
     html! {
-        (triggers_section(entries(config, "triggers"), base, token, alert_for("triggers")))
-        (parameters_section(entries(config, "parameterConfig"), base, token, alert_for("parameters")))
-        (notifications_section(entries(config, "notifications"), base, token, alert_for("notifications")))
+        @for section in [&TRIGGERS, &PARAMETERS, &NOTIFICATIONS] {
+            (entries_section(section, entries(config, section.key), base, token, alert_for(section.name)))
+        }
     }
 }
 
@@ -94,26 +94,29 @@ fn section_alert(message: Option<&str>, id: &str) -> Markup {
     }
 }
 
-fn triggers_section(
-    triggers: &[Value],
+/// A section's form: one fieldset per stored entry, then a blank one to add.
+fn entries_section(
+    section: &Section,
+    stored: &[Value],
     base: &str,
     token: &CsrfToken,
     refused: Option<&str>,
 ) -> Markup {
+    let (name, entry) = (section.name, section.entry);
     html! {
-        section aria-labelledby="triggers-heading" {
-            h2 #triggers-heading { "Automated triggers" }
-            (section_alert(refused, "triggers-error"))
-            form.entries method="post" action={ (base) "/triggers" } {
+        section aria-labelledby={ (name) "-heading" } {
+            h2 id={ (name) "-heading" } { (section.heading) }
+            (section_alert(refused, &format!("{name}-error")))
+            form.entries method="post" action={ (base) "/" (name) } {
                 (layout::csrf(token))
-                @for (index, trigger) in triggers.iter().enumerate() {
-                    (trigger_fields(&format!("trigger.{index}"), Some(trigger)))
+                @for (index, value) in stored.iter().enumerate() {
+                    ((section.fields)(&format!("{entry}.{index}"), Some(value)))
                 }
                 details {
-                    summary { "Add trigger" }
-                    (trigger_fields("trigger.new", None))
+                    summary { "Add " (entry) }
+                    ((section.fields)(&format!("{entry}.new"), None))
                 }
-                button.primary type="submit" { "Save triggers" }
+                button.primary type="submit" { "Save " (name) }
             }
         }
     }
@@ -178,31 +181,6 @@ fn trigger_fields(prefix: &str, trigger: Option<&Value>) -> Markup {
     }
 }
 
-fn parameters_section(
-    parameters: &[Value],
-    base: &str,
-    token: &CsrfToken,
-    refused: Option<&str>,
-) -> Markup {
-    html! {
-        section aria-labelledby="parameters-heading" {
-            h2 #parameters-heading { "Parameters" }
-            (section_alert(refused, "parameters-error"))
-            form.entries method="post" action={ (base) "/parameters" } {
-                (layout::csrf(token))
-                @for (index, parameter) in parameters.iter().enumerate() {
-                    (parameter_fields(&format!("parameter.{index}"), Some(parameter)))
-                }
-                details {
-                    summary { "Add parameter" }
-                    (parameter_fields("parameter.new", None))
-                }
-                button.primary type="submit" { "Save parameters" }
-            }
-        }
-    }
-}
-
 fn parameter_fields(prefix: &str, parameter: Option<&Value>) -> Markup {
     let id = prefix.replace('.', "-");
     let blank = Value::Null;
@@ -246,31 +224,6 @@ fn scalar_text(value: &Value) -> String {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
         other => other.to_string(),
-    }
-}
-
-fn notifications_section(
-    notifications: &[Value],
-    base: &str,
-    token: &CsrfToken,
-    refused: Option<&str>,
-) -> Markup {
-    html! {
-        section aria-labelledby="notifications-heading" {
-            h2 #notifications-heading { "Notifications" }
-            (section_alert(refused, "notifications-error"))
-            form.entries method="post" action={ (base) "/notifications" } {
-                (layout::csrf(token))
-                @for (index, notification) in notifications.iter().enumerate() {
-                    (notification_fields(&format!("notification.{index}"), Some(notification)))
-                }
-                details {
-                    summary { "Add notification" }
-                    (notification_fields("notification.new", None))
-                }
-                button.primary type="submit" { "Save notifications" }
-            }
-        }
     }
 }
 
@@ -435,8 +388,11 @@ struct Section {
     name: &'static str,
     /// The config's field holding the list.
     key: &'static str,
-    /// Field names' entry prefix.
+    /// Field names' entry prefix, also the word in "Add trigger".
     entry: &'static str,
+    heading: &'static str,
+    /// The fieldset of one entry; `None` is the blank entry to add.
+    fields: fn(&str, Option<&Value>) -> Markup,
     edit: fn(&mut Map<String, Value>, &Fields, &str),
     /// The field whose presence makes the blank entry a new one.
     required_for_new: &'static str,
@@ -447,6 +403,8 @@ const TRIGGERS: Section = Section {
     name: "triggers",
     key: "triggers",
     entry: "trigger",
+    heading: "Automated triggers",
+    fields: trigger_fields,
     edit: edit_trigger,
     required_for_new: "type",
     saved: "Triggers saved.",
@@ -455,6 +413,8 @@ const PARAMETERS: Section = Section {
     name: "parameters",
     key: "parameterConfig",
     entry: "parameter",
+    heading: "Parameters",
+    fields: parameter_fields,
     edit: edit_parameter,
     required_for_new: "name",
     saved: "Parameters saved.",
@@ -463,6 +423,8 @@ const NOTIFICATIONS: Section = Section {
     name: "notifications",
     key: "notifications",
     entry: "notification",
+    heading: "Notifications",
+    fields: notification_fields,
     edit: edit_notification,
     required_for_new: "type",
     saved: "Notifications saved.",

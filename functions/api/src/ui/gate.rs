@@ -57,13 +57,17 @@ pub struct Caller {
 
 impl Caller {
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let headers = ["x-spinnaker-user", "x-spinnaker-user-origin"]
-            .into_iter()
-            .filter_map(|name| {
-                let value = headers.get(name)?.to_str().ok()?.trim();
-                (!value.is_empty()).then(|| (name, value.to_string()))
-            })
-            .collect();
+        let headers = [
+            "x-spinnaker-user",
+            "x-spinnaker-user-origin",
+            crate::identity::IDENTITY_HEADER,
+        ]
+        .into_iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?.trim();
+            (!value.is_empty()).then(|| (name, value.to_string()))
+        })
+        .collect();
         Self { headers }
     }
 }

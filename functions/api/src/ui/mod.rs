@@ -180,13 +180,14 @@ pub(crate) struct CsrfToken(pub String);
 /// CSRF cookie, and for POSTs the same-origin and token checks.
 async fn protect(request: Request, next: Next) -> Response {
     let existing = cookie(request.headers(), CSRF_COOKIE).filter(|token| is_token(token));
+    let https = served_over_https(&request);
     let token = existing
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let request = if request.method() == Method::POST {
         match checked_post(request, existing.as_deref()).await {
             Ok(request) => request,
-            Err(refusal) => return secured(refusal, None),
+            Err(refusal) => return secured(refusal, None, https),
         }
     } else {
         request
@@ -194,7 +195,18 @@ async fn protect(request: Request, next: Next) -> Response {
     let mut request = request;
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let response = next.run(request).await;
-    secured(response, existing.is_none().then_some(token))
+    secured(response, existing.is_none().then_some(token), https)
+}
+
+/// Whether the browser reached us over HTTPS: API Gateway says so in `X-Forwarded-Proto`
+/// (the function itself is called over plain HTTP); local mode serves plain HTTP.
+fn served_over_https(request: &Request) -> bool {
+    request.uri().scheme_str() == Some("https")
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
 /// A POST from another site (no same-origin `Origin`) or without the page's token is refused.
@@ -235,7 +247,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn secured(mut response: Response, new_token: Option<String>) -> Response {
+/// The security headers of every UI response, and the CSRF cookie when it is new (`Secure`
+/// whenever the page came over HTTPS, so the token never travels in clear afterwards).
+fn secured(mut response: Response, new_token: Option<String>, https: bool) -> Response {
     let headers = response.headers_mut();
     let fixed = [
         ("content-security-policy", CONTENT_SECURITY_POLICY),
@@ -247,7 +261,9 @@ fn secured(mut response: Response, new_token: Option<String>) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     if let Some(token) = new_token {
-        let cookie = format!("{CSRF_COOKIE}={token}; Path={PREFIX}; HttpOnly; SameSite=Strict");
+        let secure = if https { "; Secure" } else { "" };
+        let cookie =
+            format!("{CSRF_COOKIE}={token}; Path={PREFIX}; HttpOnly; SameSite=Strict{secure}");
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             headers.append(header::SET_COOKIE, value);
         }
@@ -388,6 +404,10 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(cookie.starts_with("gennaker_csrf=") && cookie.contains("SameSite=Strict"));
+        assert!(
+            !cookie.contains("Secure"),
+            "plain HTTP (local mode): {cookie}"
+        );
         let token = cookie
             .trim_start_matches("gennaker_csrf=")
             .split(';')
@@ -398,6 +418,19 @@ mod tests {
             page.contains(token),
             "the create form carries the cookie's token"
         );
+    }
+
+    #[tokio::test]
+    async fn behind_api_gateway_over_https_the_token_cookie_is_secure() {
+        let response = send(
+            Request::get("/ui/applications")
+                .header("x-forwarded-proto", "https")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types as ec2;
 use base64::Engine;
 
 use super::{CloudError, RegionClients, aws_error, filter, image};
-use crate::bake::{BUILDER_INSTANCE_TAG, BUILDER_TOKEN_TAG, SIGNAL_TAG};
+use crate::bake::{BUILDER_INSTANCE_TAG, BUILDER_TOKEN_TAG, SIGNAL_NOTE_TAG, SIGNAL_TAG};
 use crate::server_group::Image;
 
 /// An image with its state (`pending`, `available`, `failed`, ...).
@@ -28,6 +28,8 @@ pub struct Builder {
     pub state: String,
     /// The value of the signal tag, once the user data has set it.
     pub signal: Option<String>,
+    /// The note beside the signal ([`SIGNAL_NOTE_TAG`]).
+    pub note: Option<String>,
     pub launch_time: Option<i64>,
 }
 
@@ -72,14 +74,19 @@ fn builder_of(instance: &ec2::Instance) -> Builder {
             .and_then(|state| state.name())
             .map(|name| name.as_str().to_string())
             .unwrap_or_default(),
-        signal: instance
-            .tags()
-            .iter()
-            .find(|tag| tag.key() == Some(SIGNAL_TAG))
-            .and_then(|tag| tag.value())
-            .map(str::to_string),
+        signal: tag_value(instance, SIGNAL_TAG),
+        note: tag_value(instance, SIGNAL_NOTE_TAG),
         launch_time: instance.launch_time().and_then(|t| t.to_millis().ok()),
     }
+}
+
+fn tag_value(instance: &ec2::Instance, key: &str) -> Option<String> {
+    instance
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == Some(key))
+        .and_then(|tag| tag.value())
+        .map(str::to_string)
 }
 
 fn baked_image(found: &ec2::Image) -> BakedImage {

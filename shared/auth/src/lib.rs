@@ -1,0 +1,397 @@
+//! Spinnaker's Fiat permission model as pure rules, with no I/O: which authorizations a
+//! user's roles give on an application or an account.
+//!
+//! - `Permissions` map an [`Authorization`] to role names (trimmed, lower-cased). A resource
+//!   whose permissions name no role at all is **unrestricted**: everyone holds every
+//!   authorization on it.
+//! - Otherwise a user holds exactly the authorizations whose roles meet theirs: WRITE does
+//!   not imply READ.
+//! - An application that is restricted but names no EXECUTE roles lets its READ roles
+//!   execute (Fiat's `executeFallback`, READ by default).
+//! - Administrators hold everything.
+//! - An application Gennaker does not know is denied unless
+//!   `allowAccessToUnknownApplications`; creating one needs nothing unless
+//!   `restrictApplicationCreation`, when it needs an administrator or a creator role.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+/// What a user may do with a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Authorization {
+    Read,
+    Write,
+    Execute,
+    Create,
+}
+
+impl Authorization {
+    pub const ALL: [Authorization; 4] = [Self::Read, Self::Write, Self::Execute, Self::Create];
+
+    /// The name Fiat and Front50 use (`READ`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "READ",
+            Self::Write => "WRITE",
+            Self::Execute => "EXECUTE",
+            Self::Create => "CREATE",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|auth| auth.name() == name)
+    }
+}
+
+impl std::fmt::Display for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A resource's permissions: authorization → roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    roles: BTreeMap<Authorization, BTreeSet<String>>,
+}
+
+/// Why a `permissions` value was refused: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionsError {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for PermissionsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl Permissions {
+    /// Reads `{"READ": ["role", ...], ...}`; `field` names the value in errors. A missing or
+    /// null value is unrestricted. `allowed` lists the authorizations this kind of resource
+    /// has (applications: all four; accounts: READ and WRITE).
+    pub fn parse(
+        value: Option<&Value>,
+        field: &str,
+        allowed: &[Authorization],
+    ) -> Result<Self, PermissionsError> {
+        let error = |field: String, message: &str| PermissionsError {
+            field,
+            message: message.to_string(),
+        };
+        let Some(value) = value.filter(|value| !value.is_null()) else {
+            return Ok(Self::default());
+        };
+        let object = value.as_object().ok_or_else(|| {
+            error(
+                field.to_string(),
+                "must be an object mapping READ, WRITE, EXECUTE or CREATE to role lists",
+            )
+        })?;
+        let mut roles = BTreeMap::new();
+        for (name, list) in object {
+            let key = format!("{field}.{name}");
+            let authorization = Authorization::parse(&name.to_uppercase())
+                .filter(|authorization| allowed.contains(authorization))
+                .ok_or_else(|| {
+                    let names: Vec<_> = allowed.iter().map(|a| a.name()).collect();
+                    error(key.clone(), &format!("must be one of {}", names.join(", ")))
+                })?;
+            let list = list
+                .as_array()
+                .ok_or_else(|| error(key.clone(), "must be a list of role names"))?;
+            let mut set = BTreeSet::new();
+            for role in list {
+                let role = role
+                    .as_str()
+                    .ok_or_else(|| error(key.clone(), "role names must be strings"))?;
+                let role = normalize_role(role);
+                if !role.is_empty() {
+                    set.insert(role);
+                }
+            }
+            roles
+                .entry(authorization)
+                .or_insert_with(BTreeSet::new)
+                .extend(set);
+        }
+        Ok(Self { roles })
+    }
+
+    /// Builds permissions from `(authorization, roles)` pairs (tests, configuration).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (Authorization, &'a [&'a str])>) -> Self {
+        let mut roles: BTreeMap<Authorization, BTreeSet<String>> = BTreeMap::new();
+        for (authorization, names) in pairs {
+            roles
+                .entry(authorization)
+                .or_default()
+                .extend(names.iter().map(|role| normalize_role(role)));
+        }
+        Self { roles }
+    }
+
+    /// Whether any authorization names a role.
+    pub fn is_restricted(&self) -> bool {
+        self.roles.values().any(|roles| !roles.is_empty())
+    }
+
+    pub fn roles(&self, authorization: Authorization) -> impl Iterator<Item = &str> {
+        self.roles
+            .get(&authorization)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// As Front50 returns them: every authorization present, role lists sorted.
+    pub fn to_json(&self, kinds: &[Authorization]) -> Value {
+        let mut object = Map::new();
+        for authorization in kinds {
+            let roles: Vec<Value> = self
+                .roles(*authorization)
+                .map(|role| Value::String(role.to_string()))
+                .collect();
+            object.insert(authorization.name().to_string(), Value::Array(roles));
+        }
+        Value::Object(object)
+    }
+
+    /// The authorizations `principal` holds on a resource with these permissions, without
+    /// the application-only fallback.
+    fn granted(&self, principal: &Principal) -> BTreeSet<Authorization> {
+        if principal.admin || !self.is_restricted() {
+            return Authorization::ALL.into_iter().collect();
+        }
+        Authorization::ALL
+            .into_iter()
+            .filter(|authorization| {
+                self.roles(*authorization)
+                    .any(|role| principal.roles.contains(role))
+            })
+            .collect()
+    }
+}
+
+/// Roles compare trimmed and lower-cased, as Fiat compares them.
+pub fn normalize_role(role: &str) -> String {
+    role.trim().to_lowercase()
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principal {
+    pub roles: BTreeSet<String>,
+    pub admin: bool,
+}
+
+impl Principal {
+    pub fn new<'a>(roles: impl IntoIterator<Item = &'a str>, admin: bool) -> Self {
+        Self {
+            roles: roles.into_iter().map(normalize_role).collect(),
+            admin,
+        }
+    }
+}
+
+/// Fiat's switches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `allowAccessToUnknownApplications`: an application Gennaker has no record of is
+    /// open (default: closed to all but administrators).
+    pub allow_access_to_unknown_applications: bool,
+    /// `restrictApplicationCreation`: creating an application needs an administrator or
+    /// one of `creator_roles` (default: anyone may create one).
+    pub restrict_application_creation: bool,
+    /// Roles that may create applications when creation is restricted.
+    pub creator_roles: BTreeSet<String>,
+}
+
+/// The authorizations `principal` holds on an application; `permissions` is `None` for an
+/// application Gennaker does not know.
+pub fn application_authorizations(
+    principal: &Principal,
+    permissions: Option<&Permissions>,
+    settings: &Settings,
+) -> BTreeSet<Authorization> {
+    let Some(permissions) = permissions else {
+        return if principal.admin || settings.allow_access_to_unknown_applications {
+            Authorization::ALL.into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
+    };
+    let mut granted = permissions.granted(principal);
+    let names_executors = permissions.roles(Authorization::Execute).next().is_some();
+    if permissions.is_restricted() && !names_executors && granted.contains(&Authorization::Read) {
+        granted.insert(Authorization::Execute);
+    }
+    granted
+}
+
+/// Whether `principal` may `authorization` the application.
+pub fn may_on_application(
+    principal: &Principal,
+    permissions: Option<&Permissions>,
+    settings: &Settings,
+    authorization: Authorization,
+) -> bool {
+    application_authorizations(principal, permissions, settings).contains(&authorization)
+}
+
+/// Whether `principal` may create a new application.
+pub fn may_create_application(principal: &Principal, settings: &Settings) -> bool {
+    principal.admin
+        || !settings.restrict_application_creation
+        || principal
+            .roles
+            .iter()
+            .any(|role| settings.creator_roles.contains(role))
+}
+
+/// The authorizations `principal` holds on an account (READ, WRITE; unrestricted when
+/// its permissions name no role).
+pub fn account_authorizations(
+    principal: &Principal,
+    permissions: &Permissions,
+) -> BTreeSet<Authorization> {
+    permissions
+        .granted(principal)
+        .into_iter()
+        .filter(|authorization| matches!(authorization, Authorization::Read | Authorization::Write))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Authorization::*;
+    use super::*;
+    use serde_json::json;
+
+    fn user(roles: &[&str]) -> Principal {
+        Principal::new(roles.iter().copied(), false)
+    }
+
+    fn app(value: Value) -> Permissions {
+        Permissions::parse(Some(&value), "permissions", &Authorization::ALL).unwrap()
+    }
+
+    fn granted(principal: &Principal, permissions: &Permissions) -> Vec<Authorization> {
+        application_authorizations(principal, Some(permissions), &Settings::default())
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn an_application_without_roles_is_open_to_everyone() {
+        for permissions in [json!({}), json!({"READ": [], "WRITE": []}), json!(null)] {
+            let permissions = app(permissions);
+            assert!(!permissions.is_restricted());
+            assert_eq!(granted(&user(&[]), &permissions), Authorization::ALL);
+        }
+    }
+
+    #[test]
+    fn write_does_not_imply_read() {
+        let permissions =
+            app(json!({"READ": ["readers"], "WRITE": ["writers"], "EXECUTE": ["runners"]}));
+        assert_eq!(granted(&user(&["writers"]), &permissions), vec![Write]);
+        assert_eq!(granted(&user(&["readers"]), &permissions), vec![Read]);
+        assert_eq!(granted(&user(&["runners"]), &permissions), vec![Execute]);
+        assert_eq!(granted(&user(&["others"]), &permissions), vec![]);
+    }
+
+    #[test]
+    fn execute_falls_back_to_read_when_no_executors_are_named() {
+        let permissions = app(json!({"READ": ["readers"], "WRITE": ["writers"]}));
+        assert_eq!(
+            granted(&user(&["readers"]), &permissions),
+            vec![Read, Execute]
+        );
+        assert_eq!(granted(&user(&["writers"]), &permissions), vec![Write]);
+    }
+
+    #[test]
+    fn roles_compare_trimmed_and_lower_cased_and_admins_hold_everything() {
+        let permissions = app(json!({"read": [" Readers "]}));
+        assert_eq!(
+            permissions.to_json(&Authorization::ALL)["READ"],
+            json!(["readers"])
+        );
+        assert_eq!(
+            granted(&user(&["READERS"]), &permissions),
+            vec![Read, Execute]
+        );
+        let admin = Principal::new([], true);
+        assert_eq!(granted(&admin, &permissions), Authorization::ALL);
+    }
+
+    #[test]
+    fn unknown_applications_are_closed_unless_allowed() {
+        let closed = Settings::default();
+        assert!(application_authorizations(&user(&[]), None, &closed).is_empty());
+        assert!(may_on_application(
+            &Principal::new([], true),
+            None,
+            &closed,
+            Read
+        ));
+        let open = Settings {
+            allow_access_to_unknown_applications: true,
+            ..Settings::default()
+        };
+        assert!(may_on_application(&user(&[]), None, &open, Write));
+    }
+
+    #[test]
+    fn creation_is_open_unless_restricted() {
+        assert!(may_create_application(&user(&[]), &Settings::default()));
+        let restricted = Settings {
+            restrict_application_creation: true,
+            creator_roles: ["founders".to_string()].into(),
+            ..Settings::default()
+        };
+        assert!(!may_create_application(&user(&["dev"]), &restricted));
+        assert!(may_create_application(&user(&["founders"]), &restricted));
+        assert!(may_create_application(
+            &Principal::new([], true),
+            &restricted
+        ));
+    }
+
+    #[test]
+    fn bad_permissions_name_the_field() {
+        let error = Permissions::parse(
+            Some(&json!({"DELETE": ["x"]})),
+            "application.permissions",
+            &Authorization::ALL,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "application.permissions.DELETE");
+        let error =
+            Permissions::parse(Some(&json!({"READ": "x"})), "p", &Authorization::ALL).unwrap_err();
+        assert_eq!(error.field, "p.READ");
+        let error =
+            Permissions::parse(Some(&json!({"EXECUTE": ["x"]})), "p", &[Read, Write]).unwrap_err();
+        assert_eq!(error.field, "p.EXECUTE");
+        assert!(Permissions::parse(Some(&json!([])), "p", &Authorization::ALL).is_err());
+    }
+
+    #[test]
+    fn accounts_know_read_and_write_only() {
+        let permissions = Permissions::from_pairs([(Read, &["dev"][..]), (Write, &["ops"][..])]);
+        let ops = user(&["ops"]);
+        assert_eq!(
+            account_authorizations(&ops, &permissions)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![Write]
+        );
+        assert_eq!(
+            account_authorizations(&user(&[]), &Permissions::default()).len(),
+            2
+        );
+    }
+}
