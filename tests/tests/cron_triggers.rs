@@ -102,38 +102,6 @@ impl TestApp {
     async fn executions_of(&self, name: &str) -> Vec<Value> {
         self.executions_named(APP, name).await
     }
-
-    fn queue(&self, logical_id: &str) -> (String, String) {
-        let queue = self.running.deployment.resource(logical_id).unwrap();
-        (queue.ref_value.clone(), queue.attributes["Arn"].clone())
-    }
-
-    /// Waits until the queue holds no message, visible or in flight.
-    async fn drained(&self, queue_url: &str) {
-        let sqs = aws_sdk_sqs::Client::new(&self.running.sdk);
-        eventually("the queue to drain", Duration::from_secs(20), || async {
-            let attributes = sqs
-                .get_queue_attributes()
-                .queue_url(queue_url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                .send()
-                .await
-                .unwrap();
-            let count = |name| {
-                attributes
-                    .attributes()
-                    .and_then(|a| a.get(&name))
-                    .map_or(0, |v| v.parse::<u64>().unwrap())
-            };
-            let waiting = count(
-                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
-            ) + count(
-                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-            );
-            (waiting == 0).then_some(())
-        })
-        .await;
-    }
 }
 
 /// The schedule is what the Scheduler needs, it fires within the minute at second 0 (the

@@ -41,6 +41,8 @@ async fn each_new_successful_build_starts_the_watching_pipeline_once() {
     );
     ci.add_finished_build(JOB, "SUCCESS");
     let app = spawn(json!([ci.master("ci")])).await;
+    // Triggers fire as anonymous, who may EXECUTE only applications Gennaker knows.
+    app.create_application("igor").await;
     let pipeline = json!({
         "application": "igor", "name": "on-build", "stages": [wait("1", &[], 0)],
         "triggers": [{"type": "jenkins", "enabled": true, "master": "ci", "job": JOB,
@@ -81,6 +83,8 @@ async fn disabled_triggers_and_disabled_pipelines_start_nothing() {
     let ci = FakeJenkins::start("token-2").await;
     ci.add_job(JOB, JobScript::ending("SUCCESS"));
     let app = spawn(json!([ci.master("ci")])).await;
+    // Triggers fire as anonymous, who may EXECUTE only applications Gennaker knows.
+    app.create_application("igor").await;
     let watching = |name: &str, trigger_enabled: bool, disabled: bool| {
         json!({
             "application": "igor", "name": name, "disabled": disabled, "stages": [wait("1", &[], 0)],

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use gennaker_auth::{Authorization, Permissions, Principal, Settings};
 use gennaker_env::FunctionEnv;
 use gennaker_model::ExecutionType;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::AppState;
@@ -431,18 +431,7 @@ pub fn rules_of(method: &str, path: &str) -> Option<&'static [Rule]> {
 
 /// Fiat's switches, from the function's environment.
 pub fn settings_from_env(env: &FunctionEnv) -> Settings {
-    let flag = |name: &str| {
-        env.optional(name)
-            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
-    };
-    Settings {
-        allow_access_to_unknown_applications: flag("ALLOW_ACCESS_TO_UNKNOWN_APPLICATIONS"),
-        restrict_application_creation: flag("RESTRICT_APPLICATION_CREATION"),
-        creator_roles: env
-            .optional("APPLICATION_CREATOR_ROLES")
-            .map(|roles| crate::identity::role_list(&roles).into_iter().collect())
-            .unwrap_or_default(),
-    }
+    gennaker_auth::settings_from(|name| env.optional(name))
 }
 
 /// The application permissions a request has looked at, cached for the request.
@@ -459,7 +448,7 @@ pub struct Access {
 impl Access {
     pub fn new(state: &AppState, identity: Identity) -> Self {
         Self {
-            principal: Principal::new(identity.roles.iter().map(String::as_str), identity.admin),
+            principal: identity.principal(),
             identity,
             settings: state.fiat.clone(),
             state: state.clone(),
@@ -558,16 +547,7 @@ impl FromRequestParts<AppState> for Access {
 }
 
 /// The permissions stored with an application's attributes (Front50's `permissions`).
-pub fn stored_permissions(attributes: &Map<String, Value>) -> Permissions {
-    // Stored permissions were checked when written; anything unreadable is treated as
-    // restricted to administrators rather than open.
-    Permissions::parse(
-        attributes.get("permissions"),
-        "permissions",
-        &Authorization::ALL,
-    )
-    .unwrap_or_else(|_| Permissions::from_pairs([(Read, &["\u{0}admins-only"][..])]))
-}
+pub use gennaker_auth::application_permissions as stored_permissions;
 
 /// A 403 naming the permission that is missing.
 pub fn denied(user: &str, application: &str, authorization: Authorization) -> ApiError {
@@ -746,8 +726,14 @@ async fn check(access: &Access, rule: Rule, facts: &RequestFacts) -> Result<(), 
             } else {
                 target
             };
-            for application in applications {
-                access.require(&application, Write).await?;
+            for application in &applications {
+                access.require(application, Write).await?;
+            }
+            for config in configs_in(facts.body.as_ref()) {
+                let application = application_of(config).or_else(|| applications.first().cloned());
+                if let Some(application) = application {
+                    check_run_as(access, config, &application).await?;
+                }
             }
             Ok(())
         }
@@ -800,6 +786,9 @@ async fn check_saved_configs(
         // A config without an application is refused by the handler (400).
         if let Some(application) = application_of(config).or_else(|| fallback.clone()) {
             access.require(&application, Write).await?;
+            if kind == ConfigKind::Pipeline {
+                check_run_as(access, config, &application).await?;
+            }
         }
         // An id no store key can hold is refused by the handler (400).
         let Some(id) = config
@@ -816,6 +805,72 @@ async fn check_saved_configs(
         };
         if let Some(holder) = holder {
             access.require(&holder, Write).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Front50's check when a pipeline is saved: the saver may grant the pipeline's `roles`
+/// (its managed service account) and may use every service account its triggers run as,
+/// and each of those may EXECUTE the application. Administrators may name any.
+async fn check_run_as(access: &Access, config: &Value, application: &str) -> Result<(), ApiError> {
+    use gennaker_auth::service_accounts::{ServiceAccount, managed_pipeline_id, pipeline_roles};
+    if access.principal.admin {
+        return Ok(());
+    }
+    let user = &access.identity.user;
+    let forbidden = |message: String| ApiError::new(StatusCode::FORBIDDEN, message);
+    let roles = pipeline_roles(config.get("roles"));
+    if !roles.is_empty() {
+        let missing: Vec<&str> = roles
+            .difference(&access.principal.roles)
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(forbidden(format!(
+                "Access denied: {user} may not grant roles they do not hold to a pipeline (roles: {})",
+                missing.join(", ")
+            )));
+        }
+        // Every trigger will run as the pipeline's managed service account.
+        return Ok(());
+    }
+    let triggers = config.get("triggers").and_then(Value::as_array);
+    for (index, trigger) in triggers.into_iter().flatten().enumerate() {
+        let Some(name) = trigger
+            .get("runAsUser")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        else {
+            continue;
+        };
+        let field = format!("triggers[{index}].runAsUser");
+        let account =
+            match managed_pipeline_id(name) {
+                Some(pipeline_id) => (access.state.store.get_pipeline_by_id(pipeline_id).await?)
+                    .map(|owner| ServiceAccount {
+                        name: name.to_string(),
+                        member_of: pipeline_roles(owner.document().get("roles")),
+                    }),
+                None => access.state.run_as.service_account(name).cloned(),
+            };
+        let Some(account) = account.filter(|account| account.usable_by(&access.principal)) else {
+            return Err(forbidden(format!(
+                "Access denied: {user} may not use service account {name} ({field})"
+            )));
+        };
+        let principal = access.state.run_as.principal_of_account(&account);
+        let permissions = access.permissions(application).await?;
+        if !gennaker_auth::may_on_application(
+            &principal,
+            permissions.as_ref(),
+            &access.settings,
+            Execute,
+        ) {
+            return Err(forbidden(format!(
+                "Access denied: service account {name} ({field}) lacks EXECUTE permission on application {application}"
+            )));
         }
     }
     Ok(())

@@ -108,6 +108,11 @@ impl Identity {
         serde_json::from_slice(&json).ok()
     }
 
+    /// Who this is to Fiat's rules: the roles and whether they are an administrator.
+    pub fn principal(&self) -> gennaker_auth::Principal {
+        gennaker_auth::Principal::new(self.roles.iter().map(String::as_str), self.admin)
+    }
+
     pub fn anonymous() -> Self {
         Self {
             user: ANONYMOUS.to_string(),
@@ -159,21 +164,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
 
 /// The roles of a groups claim. API Gateway hands array claims over as one string,
 /// `[dev ops]`; a plain string may list them separated by commas or spaces.
-pub fn role_list(value: &str) -> Vec<String> {
-    let value = value.trim();
-    let inner = value
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .unwrap_or(value);
-    let mut roles: Vec<String> = inner
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(|role| role.trim().trim_matches('"').to_lowercase())
-        .filter(|role| !role.is_empty())
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
-}
+pub use gennaker_auth::role_list;
 
 /// The verified claims API Gateway put on the request, if any.
 fn verified_claims(request: &Request) -> Option<&std::collections::HashMap<String, String>> {
@@ -213,6 +204,7 @@ pub fn caller(headers: &HeaderMap) -> Caller {
     Caller {
         user: header(headers, "x-spinnaker-user"),
         origin: header(headers, "x-spinnaker-user-origin"),
+        allowed_accounts: vec![],
     }
 }
 

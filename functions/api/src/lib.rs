@@ -38,6 +38,8 @@ pub struct ApiConfig {
     pub auth: identity::AuthSettings,
     /// Fiat's switches (unknown applications, restricted creation).
     pub fiat: gennaker_auth::Settings,
+    /// Service accounts and who webhook triggers fire as (`SERVICE_ACCOUNTS`).
+    pub run_as: gennaker_launch::run_as::RunAs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,8 @@ pub enum ApiConfigError {
     Missing(#[from] MissingVariable),
     #[error("{0}")]
     BaseImages(#[from] gennaker_cloud::bake::BaseImagesError),
+    #[error("{0}")]
+    ServiceAccounts(String),
 }
 
 impl ApiConfig {
@@ -68,6 +72,8 @@ impl ApiConfig {
             )?,
             auth: identity::AuthSettings::from_env(env),
             fiat: access::settings_from_env(env),
+            run_as: gennaker_launch::run_as::RunAs::from_lookup(|name| env.optional(name))
+                .map_err(ApiConfigError::ServiceAccounts)?,
         })
     }
 }
@@ -90,6 +96,7 @@ pub struct AppState {
     pub(crate) base_images: std::sync::Arc<gennaker_cloud::bake::BaseImages>,
     pub(crate) auth: std::sync::Arc<identity::AuthSettings>,
     pub(crate) fiat: std::sync::Arc<gennaker_auth::Settings>,
+    pub(crate) run_as: std::sync::Arc<gennaker_launch::run_as::RunAs>,
 }
 
 impl AppState {
@@ -130,6 +137,7 @@ impl AppState {
             base_images: std::sync::Arc::new(config.base_images),
             auth: std::sync::Arc::new(config.auth),
             fiat: std::sync::Arc::new(config.fiat),
+            run_as: std::sync::Arc::new(config.run_as),
         }
     }
 

@@ -148,16 +148,19 @@ impl Orchestrator {
                 "The referenced pipeline is disabled ({application}/{config_id})"
             ))));
         }
+        // The child runs with its parent's credentials (Orca's pipeline stage passes the
+        // parent's authentication on), never more.
         let caller = Caller {
             user: str_field(&parent.trigger, "user").map(str::to_string),
             origin: parent.origin.clone(),
+            allowed_accounts: parent.authentication.allowed_accounts.clone(),
         };
         let trigger =
             match resolve_trigger(&config, child_trigger(parent, stage, config_id), &caller) {
                 Ok(trigger) => trigger,
                 Err(missing) => return Ok(Err(Refused(missing.to_string()))),
             };
-        let mut child = build_execution(
+        let child = build_execution(
             &config,
             child_id.to_string(),
             trigger,
@@ -165,9 +168,6 @@ impl Orchestrator {
             now_millis(),
             new_id,
         );
-        // The child runs with its parent's credentials (Orca's pipeline stage passes the
-        // parent's authentication on), never more.
-        child.authentication.allowed_accounts = parent.authentication.allowed_accounts.clone();
         // The parent stage fails with the reason; nothing of the child is written or run.
         if let Some(reason) = gennaker_model::compatibility::refusal(&child) {
             return Ok(Err(Refused(reason)));

@@ -7,11 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use gennaker_env::{FunctionEnv, MissingVariable};
+use gennaker_env::FunctionEnv;
 use gennaker_jenkins::{Jenkins, JenkinsError, Masters, MastersConfigError};
 use gennaker_model::PipelineConfig;
 use gennaker_model::json::str_field;
-use gennaker_model::launch::Caller;
 use gennaker_model::triggers::{self, ALL_JOBS, JENKINS};
 use gennaker_outbound::{RulesConfigError, UrlRules};
 use serde_json::{Map, Value, json};
@@ -21,7 +20,7 @@ use crate::{PipelineTriggers, TriggerError, TriggersConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum PollerConfigError {
     #[error("{0}")]
-    Missing(#[from] MissingVariable),
+    Triggers(#[from] crate::TriggersConfigError),
     #[error("{0}")]
     Masters(#[from] MastersConfigError),
     #[error("{0}")]
@@ -158,26 +157,21 @@ impl JenkinsPoller {
     ) -> Result<(), PollError> {
         let number = build_number(build).unwrap_or_default();
         let event_id = format!("jenkins:{master}:{job}:{number}");
-        let user = str_field(stored, "runAsUser")
-            .filter(|user| !user.is_empty())
-            .unwrap_or("anonymous")
-            .to_string();
+        let Some(caller) = self.triggers.caller_for(config, stored).await? else {
+            return Ok(());
+        };
         let mut trigger = stored.clone();
         trigger.insert("type".into(), json!(JENKINS));
         trigger.insert("buildNumber".into(), json!(number));
         trigger.insert("buildInfo".into(), build.clone());
         trigger.insert("eventId".into(), json!(event_id));
-        trigger.insert("user".into(), json!(user));
+        trigger.insert("user".into(), json!(caller.user));
         if let Some(file) = str_field(stored, "propertyFile").filter(|file| !file.is_empty()) {
             trigger.insert(
                 "properties".into(),
                 Value::Object(self.properties(master, job, number, build, file).await?),
             );
         }
-        let caller = Caller {
-            user: Some(user),
-            origin: None,
-        };
         Ok(self
             .triggers
             .launch_once(config, &event_id, trigger, caller)

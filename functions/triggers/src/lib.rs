@@ -16,6 +16,7 @@ mod jenkins_builds;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gennaker_env::{FunctionEnv, MissingVariable};
+use gennaker_launch::run_as::RunAs;
 use gennaker_launch::{LaunchError, Launcher};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, MissingParameter, build_execution, resolve_trigger};
@@ -41,19 +42,33 @@ pub enum TriggerError {
 
 #[derive(Debug, Clone)]
 pub struct TriggersConfig {
+    pub applications_table: String,
     pub pipelines_table: String,
     pub executions_table: String,
     pub pipeline_state_machine_arn: String,
     pub execution_retention_days: i64,
+    /// Who triggers fire as: service accounts, cloud accounts, admin roles, Fiat's switches.
+    pub run_as: RunAs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggersConfigError {
+    #[error("{0}")]
+    Missing(#[from] MissingVariable),
+    #[error("{0}")]
+    ServiceAccounts(String),
 }
 
 impl TriggersConfig {
-    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, TriggersConfigError> {
         Ok(Self {
+            applications_table: env.required("APPLICATIONS_TABLE")?,
             pipelines_table: env.required("PIPELINES_TABLE")?,
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
             execution_retention_days: env.execution_retention_days(),
+            run_as: RunAs::from_lookup(|name| env.optional(name))
+                .map_err(TriggersConfigError::ServiceAccounts)?,
         })
     }
 }
@@ -67,12 +82,13 @@ pub const SELF_TEST_USER: &str = "gennaker-self-test";
 pub struct PipelineTriggers {
     store: Store,
     launcher: Launcher,
+    run_as: std::sync::Arc<RunAs>,
 }
 
 impl PipelineTriggers {
     pub fn new(sdk: &aws_config::SdkConfig, config: TriggersConfig) -> Self {
         let tables = Tables {
-            applications: String::new(),
+            applications: config.applications_table,
             pipelines: config.pipelines_table,
             executions: config.executions_table,
         };
@@ -85,6 +101,38 @@ impl PipelineTriggers {
                 config.execution_retention_days * 24 * 3600,
             ),
             store,
+            run_as: std::sync::Arc::new(config.run_as),
+        }
+    }
+
+    /// Who a trigger of `config` fires as (its `runAsUser`, else `anonymous`), as the
+    /// caller of the launch; `None` (logged) when that principal may not EXECUTE the
+    /// pipeline's application: then the trigger does not fire, as Echo's permission check.
+    pub(crate) async fn caller_for(
+        &self,
+        config: &PipelineConfig,
+        stored_trigger: &Map<String, Value>,
+    ) -> Result<Option<Caller>, TriggerError> {
+        let run_as_user = str_field(stored_trigger, "runAsUser");
+        match self
+            .run_as
+            .authenticate(&self.store, config, run_as_user)
+            .await?
+        {
+            Ok(authentication) => Ok(Some(Caller {
+                user: authentication.user,
+                origin: None,
+                allowed_accounts: authentication.allowed_accounts,
+            })),
+            Err(reason) => {
+                tracing::warn!(
+                    pipeline_id = config.id().unwrap_or_default(),
+                    application = config.application().unwrap_or_default(),
+                    %reason,
+                    "trigger not fired"
+                );
+                Ok(None)
+            }
         }
     }
 
@@ -149,17 +197,21 @@ impl PipelineTriggers {
         upstream: &Map<String, Value>,
         upstream_id: &str,
     ) -> Result<(), TriggerError> {
-        let user = str_field(stored, "runAsUser")
-            .filter(|user| !user.is_empty())
-            .or_else(|| {
-                upstream
-                    .get("trigger")
-                    .and_then(|t| t.get("user")?.as_str())
-            })
-            .map(str::to_string);
+        let Some(mut caller) = self.caller_for(config, stored).await? else {
+            return Ok(());
+        };
+        // Without a service account the child is recorded as started by whoever started
+        // the upstream execution (Orca's dependent pipeline starter); it acts with the
+        // permissions checked above, never the upstream's.
+        if str_field(stored, "runAsUser").is_none_or(str::is_empty)
+            && let Some(user) = upstream
+                .get("trigger")
+                .and_then(|t| t.get("user")?.as_str())
+        {
+            caller.user = Some(user.to_string());
+        }
         let trigger = child_trigger(stored, upstream, upstream_id);
-        self.launch_once(config, upstream_id, trigger, Caller { user, origin: None })
-            .await
+        self.launch_once(config, upstream_id, trigger, caller).await
     }
 
     /// A scheduled message: starts the pipeline if the trigger is still there and enabled
@@ -185,15 +237,10 @@ impl PipelineTriggers {
         trigger.insert("type".into(), json!(CRON));
         trigger.insert("enabled".into(), json!(true));
         trigger.insert("eventId".into(), json!(event_id));
-        let user = str_field(stored, "runAsUser")
-            .filter(|user| !user.is_empty())
-            .unwrap_or("anonymous")
-            .to_string();
-        trigger.insert("user".into(), json!(user));
-        let caller = Caller {
-            user: Some(user),
-            origin: None,
+        let Some(caller) = self.caller_for(&config, stored).await? else {
+            return Ok(());
         };
+        trigger.insert("user".into(), json!(caller.user));
         self.launch_once(&config, &event_id, trigger, caller).await
     }
 
@@ -217,7 +264,7 @@ impl PipelineTriggers {
         };
         let caller = Caller {
             user: Some(SELF_TEST_USER.to_string()),
-            origin: None,
+            ..Caller::default()
         };
         self.launch_once(&config, &event_id, trigger, caller).await
     }

@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+pub mod service_accounts;
+
 /// What a user may do with a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Authorization {
@@ -262,6 +264,122 @@ pub fn account_authorizations(
         .into_iter()
         .filter(|authorization| matches!(authorization, Authorization::Read | Authorization::Write))
         .collect()
+}
+
+/// The authorizations an account entry's `permissions` may name.
+pub const ACCOUNT_AUTHORIZATIONS: [Authorization; 2] = [Authorization::Read, Authorization::Write];
+
+/// An account entry's `permissions` (`{"READ": [roles], "WRITE": [roles]}`), or why they
+/// cannot be read.
+pub fn account_entry_permissions(
+    entry: &Map<String, Value>,
+) -> Result<Permissions, PermissionsError> {
+    Permissions::parse(
+        entry.get("permissions"),
+        "permissions",
+        &ACCOUNT_AUTHORIZATIONS,
+    )
+}
+
+/// Whether `principal` holds WRITE on the account `entry` (an unreadable `permissions`
+/// value closes the account to all but administrators).
+pub fn may_write_account(principal: &Principal, entry: &Map<String, Value>) -> bool {
+    match account_entry_permissions(entry) {
+        Ok(permissions) => {
+            account_authorizations(principal, &permissions).contains(&Authorization::Write)
+        }
+        Err(_) => principal.admin,
+    }
+}
+
+/// The names of the account entries `principal` may WRITE: Fiat's `allowedAccounts`, which
+/// an execution records when it is started.
+pub fn allowed_accounts(principal: &Principal, entries: &[Map<String, Value>]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|entry| may_write_account(principal, entry))
+        .filter_map(|entry| entry.get("name")?.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Parses the `ACCOUNTS` configuration (a JSON array of objects): entries without a
+/// string `name` are dropped (and logged), `type` defaults to "aws".
+pub fn parse_account_entries(configured: Option<&str>) -> Vec<Map<String, Value>> {
+    let Some(text) = configured.filter(|text| !text.trim().is_empty()) else {
+        return vec![];
+    };
+    let entries = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(entries)) => entries,
+        _ => {
+            tracing::error!("ACCOUNTS is not a JSON array of accounts; no accounts are configured");
+            return vec![];
+        }
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Value::Object(mut account)
+                if account
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty()) =>
+            {
+                account
+                    .entry("type")
+                    .or_insert_with(|| Value::String("aws".to_string()));
+                Some(account)
+            }
+            other => {
+                tracing::error!(entry = %other, "an ACCOUNTS entry without a name is ignored");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The permissions stored with an application's attributes (Front50's `permissions`).
+pub fn application_permissions(attributes: &Map<String, Value>) -> Permissions {
+    // Stored permissions were checked when written; anything unreadable is treated as
+    // restricted to administrators rather than open.
+    Permissions::parse(
+        attributes.get("permissions"),
+        "permissions",
+        &Authorization::ALL,
+    )
+    .unwrap_or_else(|_| Permissions::from_pairs([(Authorization::Read, &["\u{0}admins-only"][..])]))
+}
+
+/// Role names from a configured list (`ADMIN_ROLES`, a groups claim): separated by commas
+/// or spaces, optionally in brackets as API Gateway hands array claims over (`[dev ops]`).
+pub fn role_list(value: &str) -> Vec<String> {
+    let value = value.trim();
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(value);
+    let mut roles: Vec<String> = inner
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(|role| normalize_role(role.trim_matches('"')))
+        .filter(|role| !role.is_empty())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// Fiat's switches from configuration (`lookup` reads a variable):
+/// `ALLOW_ACCESS_TO_UNKNOWN_APPLICATIONS`, `RESTRICT_APPLICATION_CREATION`,
+/// `APPLICATION_CREATOR_ROLES`.
+pub fn settings_from(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+    let flag =
+        |name: &str| lookup(name).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    Settings {
+        allow_access_to_unknown_applications: flag("ALLOW_ACCESS_TO_UNKNOWN_APPLICATIONS"),
+        restrict_application_creation: flag("RESTRICT_APPLICATION_CREATION"),
+        creator_roles: lookup("APPLICATION_CREATOR_ROLES")
+            .map(|roles| role_list(&roles).into_iter().collect())
+            .unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

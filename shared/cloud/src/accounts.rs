@@ -12,20 +12,9 @@
 //! to everyone; an entry whose permissions cannot be read is closed to all but
 //! administrators (and logged), never open.
 
-use gennaker_auth::{Authorization, Permissions, PermissionsError};
 use serde_json::{Map, Value};
 
-/// The authorizations an account entry's `permissions` may name.
-pub const ACCOUNT_AUTHORIZATIONS: [Authorization; 2] = [Authorization::Read, Authorization::Write];
-
-/// An account entry's `permissions`, or why they cannot be read.
-pub fn entry_permissions(entry: &Map<String, Value>) -> Result<Permissions, PermissionsError> {
-    Permissions::parse(
-        entry.get("permissions"),
-        "permissions",
-        &ACCOUNT_AUTHORIZATIONS,
-    )
-}
+pub use gennaker_auth::{ACCOUNT_AUTHORIZATIONS, account_entry_permissions as entry_permissions};
 
 /// Whether an entry's permissions restrict it (unreadable ones do).
 fn entry_is_restricted(entry: &Map<String, Value>) -> bool {
@@ -40,38 +29,7 @@ fn entry_is_restricted(entry: &Map<String, Value>) -> bool {
 
 /// Parses the `ACCOUNTS` configuration (a JSON array of objects): entries without a
 /// string `name` are dropped (and logged), `type` defaults to "aws".
-pub fn parse_entries(configured: Option<&str>) -> Vec<Map<String, Value>> {
-    let Some(text) = configured.filter(|text| !text.trim().is_empty()) else {
-        return vec![];
-    };
-    let entries = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(entries)) => entries,
-        _ => {
-            tracing::error!("ACCOUNTS is not a JSON array of accounts; no accounts are configured");
-            return vec![];
-        }
-    };
-    entries
-        .into_iter()
-        .filter_map(|entry| match entry {
-            Value::Object(mut account)
-                if account
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| !n.is_empty()) =>
-            {
-                account
-                    .entry("type")
-                    .or_insert_with(|| Value::String("aws".to_string()));
-                Some(account)
-            }
-            other => {
-                tracing::error!(entry = %other, "an ACCOUNTS entry without a name is ignored");
-                None
-            }
-        })
-        .collect()
-}
+pub use gennaker_auth::parse_account_entries as parse_entries;
 
 /// One configured AWS account.
 #[derive(Debug, Clone, PartialEq, Eq)]

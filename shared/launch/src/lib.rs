@@ -14,6 +14,8 @@
 //! no stage of it runs. Paths that answer a caller (the API's manual trigger, a pipeline
 //! stage) check [`gennaker_model::compatibility::refusal`] first to answer with it.
 
+pub mod run_as;
+
 use gennaker_model::Execution;
 use gennaker_protocol::PipelineMachineInput;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};

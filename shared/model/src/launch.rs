@@ -14,6 +14,9 @@ use crate::stage_types::stage_type;
 pub struct Caller {
     pub user: Option<String>,
     pub origin: Option<String>,
+    /// The accounts the caller may WRITE, recorded as the execution's
+    /// `authentication.allowedAccounts`.
+    pub allowed_accounts: Vec<String>,
 }
 
 /// A required parameter that has neither a value nor a default.
@@ -150,7 +153,7 @@ pub fn build_execution(
         ),
         authentication: Authentication {
             user,
-            allowed_accounts: vec![],
+            allowed_accounts: caller.allowed_accounts.clone(),
         },
         paused: None,
         notifications: config.notifications().to_vec(),
@@ -194,7 +197,7 @@ mod tests {
             supplied.as_object().unwrap().clone(),
             &Caller {
                 user: Some("alice".into()),
-                origin: None,
+                ..Caller::default()
             },
         )
         .unwrap();

@@ -70,6 +70,39 @@ impl TestApp {
         self.bearer_with_roles(user, &[])
     }
 
+    /// The URL and ARN of the queue `logical_id` of the template.
+    pub fn queue(&self, logical_id: &str) -> (String, String) {
+        let queue = self.running.deployment.resource(logical_id).unwrap();
+        (queue.ref_value.clone(), queue.attributes["Arn"].clone())
+    }
+
+    /// Waits until the queue holds no message, visible or in flight.
+    pub async fn drained(&self, queue_url: &str) {
+        let sqs = aws_sdk_sqs::Client::new(&self.running.sdk);
+        eventually("the queue to drain", Duration::from_secs(20), || async {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let count = |name| {
+                attributes
+                    .attributes()
+                    .and_then(|a| a.get(&name))
+                    .map_or(0, |v| v.parse::<u64>().unwrap())
+            };
+            let waiting = count(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+            ) + count(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            );
+            (waiting == 0).then_some(())
+        })
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -123,19 +156,32 @@ impl TestApp {
 
     /// Creates an application through an orchestration task and waits for the task.
     pub async fn create_application(&self, name: &str) {
+        self.application_task("createApplication", name, json!({}))
+            .await;
+    }
+
+    /// Runs a `createApplication` or `updateApplication` task as the local administrator
+    /// with these attributes (e.g. `permissions`) and waits for it.
+    pub async fn application_task(&self, job: &str, name: &str, attributes: Value) {
+        let mut application =
+            json!({"name": name, "email": "team@example.com", "cloudProviders": "aws"});
+        application
+            .as_object_mut()
+            .unwrap()
+            .extend(attributes.as_object().cloned().unwrap_or_default());
         let (status, body) = self
             .post(
                 "/tasks",
                 &serde_json::json!({
-                    "application": name, "description": format!("Create Application: {name}"),
-                    "job": [{"type": "createApplication", "application": {"name": name, "email": "team@example.com", "cloudProviders": "aws"}}]
+                    "application": name, "description": format!("{job}: {name}"),
+                    "job": [{"type": job, "application": application}]
                 }),
             )
             .await;
         assert_eq!(status, 200, "{body}");
         let task_path = body["ref"].as_str().expect("ref").to_string();
         let task = eventually(
-            "the createApplication task to finish",
+            &format!("the {job} task to finish"),
             Duration::from_secs(20),
             || async {
                 let (_, task) = self.get(&task_path).await;

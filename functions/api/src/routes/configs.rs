@@ -101,6 +101,7 @@ pub(crate) async fn save_checked(
     check_storable(&config)?;
     if kind == ConfigKind::Pipeline {
         gennaker_model::schedules::assign_cron_trigger_ids(&mut config);
+        config = with_managed_service_account(config);
     }
     let application = config.application().unwrap_or_default().trim().to_string();
     let siblings = if application.is_empty() {
@@ -125,6 +126,25 @@ pub(crate) async fn save_checked(
         ConfigKind::Pipeline => state.store.save_pipeline(config, user).await?,
         ConfigKind::Strategy => state.store.save_strategy(config, user).await?,
     })
+}
+
+/// A pipeline with `roles` runs its triggers as its managed service account (Orca's
+/// `SavePipelineTask`); its id, which names the account, is assigned here when new.
+fn with_managed_service_account(config: PipelineConfig) -> PipelineConfig {
+    let mut document = config.document().clone();
+    let has_roles =
+        !gennaker_auth::service_accounts::pipeline_roles(document.get("roles")).is_empty();
+    let id = match config.id() {
+        Some(id) => id.to_string(),
+        None if has_roles => {
+            let id = uuid::Uuid::new_v4().to_string();
+            document.insert("id".into(), Value::String(id.clone()));
+            id
+        }
+        None => return config,
+    };
+    gennaker_auth::service_accounts::apply_managed_service_account(&mut document, &id);
+    PipelineConfig::from_value(Value::Object(document)).unwrap_or(config)
 }
 
 /// What the store needs beyond the pipeline rules: an application name it accepts, a name

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::identity::Identity;
-use gennaker_auth::{Authorization, Principal};
+use gennaker_auth::Authorization;
 
 /// Fields of the unexpanded account list (Gate's `Account`).
 const SUMMARY_FIELDS: [&str; 5] = [
@@ -34,25 +34,9 @@ const SUMMARY_FIELDS: [&str; 5] = [
 /// logged), `type` defaults to "aws".
 pub use gennaker_cloud::accounts::parse_entries as parse_accounts;
 
-/// Whether `identity` holds WRITE on the account `entry` (an unreadable `permissions`
-/// value closes the account to all but administrators).
-fn may_write(identity: &Identity, entry: &Map<String, Value>) -> bool {
-    let principal = Principal::new(identity.roles.iter().map(String::as_str), identity.admin);
-    match gennaker_cloud::accounts::entry_permissions(entry) {
-        Ok(permissions) => gennaker_auth::account_authorizations(&principal, &permissions)
-            .contains(&Authorization::Write),
-        Err(_) => identity.admin,
-    }
-}
-
 /// The names of the accounts `identity` may WRITE: Fiat's `allowedAccounts`.
 pub(crate) fn allowed_accounts_of(state: &AppState, identity: &Identity) -> Vec<String> {
-    state
-        .accounts
-        .iter()
-        .filter(|entry| may_write(identity, entry))
-        .filter_map(|entry| entry.get("name")?.as_str().map(str::to_string))
-        .collect()
+    gennaker_auth::allowed_accounts(&identity.principal(), &state.accounts)
 }
 
 /// The `allowedAccounts` of the verified caller of a request (never a header the caller
@@ -105,7 +89,7 @@ pub async fn list(
 ) -> Json<Vec<Value>> {
     let region = state.default_region();
     let render = |account: &Map<String, Value>| {
-        let authorized = may_write(&identity, account);
+        let authorized = gennaker_auth::may_write_account(&identity.principal(), account);
         if query.expand == Some(true) {
             expanded(account, &region, authorized)
         } else {
@@ -126,7 +110,7 @@ pub async fn get_one(
         .iter()
         .find(|account| account.get("name").and_then(Value::as_str) == Some(name.as_str()))
         .map(|account| {
-            let authorized = may_write(&identity, account);
+            let authorized = gennaker_auth::may_write_account(&identity.principal(), account);
             Json(expanded(account, &state.default_region(), authorized))
         })
         .ok_or_else(|| ApiError::not_found(format!("Account '{name}' not found")))
@@ -144,7 +128,7 @@ pub async fn list_of_type(
             .iter()
             .filter(|account| account.get("type").and_then(Value::as_str) == Some(kind.as_str()))
             .map(|account| {
-                let authorized = may_write(&identity, account);
+                let authorized = gennaker_auth::may_write_account(&identity.principal(), account);
                 expanded(account, &state.default_region(), authorized)
             })
             .collect(),
@@ -173,9 +157,49 @@ pub async fn current_user(State(state): State<AppState>, identity: Identity) -> 
     }))
 }
 
-/// `GET /auth/user/serviceAccounts?application=`: none until authorization comes.
-pub async fn service_accounts() -> Json<Vec<Value>> {
-    Json(vec![])
+#[derive(Debug, Deserialize)]
+pub struct ServiceAccountsQuery {
+    application: Option<String>,
+}
+
+/// `GET /auth/user/serviceAccounts?application=`: the names of the configured service
+/// accounts the caller may name as a trigger's `runAsUser` (Deck's picker); with
+/// `application`, only those that may run its pipelines (EXECUTE). Managed service
+/// accounts are not listed (Gate leaves them out too): a pipeline's `roles` make them.
+pub async fn service_accounts(
+    State(state): State<AppState>,
+    access: crate::access::Access,
+    Query(query): Query<ServiceAccountsQuery>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let principal = access.identity.principal();
+    let application = query
+        .application
+        .map(|name| name.trim().to_lowercase())
+        .filter(|name| !name.is_empty());
+    let permissions = match &application {
+        Some(name) => Some(
+            (state.store.get_application(name).await?)
+                .map(|attributes| gennaker_auth::application_permissions(&attributes)),
+        ),
+        None => None,
+    };
+    let names = state
+        .run_as
+        .service_accounts()
+        .iter()
+        .filter(|account| account.usable_by(&principal))
+        .filter(|account| match &permissions {
+            None => true,
+            Some(permissions) => gennaker_auth::may_on_application(
+                &state.run_as.principal_of_account(account),
+                permissions.as_ref(),
+                &state.fiat,
+                Authorization::Execute,
+            ),
+        })
+        .map(|account| account.name.clone())
+        .collect();
+    Ok(Json(names))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::application::application_name_problem;
 use gennaker_model::compatibility::refusal;
 use gennaker_model::json::now_millis;
-use gennaker_model::launch::{build_execution, resolve_trigger};
+use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
 use gennaker_model::validation::validate_pipeline;
 use gennaker_model::{Execution, PipelineConfig, new_id};
 use serde_json::{Map, Value, json};
@@ -112,15 +112,31 @@ pub(crate) fn prepare(
     supplied: Map<String, Value>,
     headers: &HeaderMap,
 ) -> Result<Execution, ApiError> {
-    let caller = caller(headers);
-    let trigger = resolve_trigger(config, supplied, &caller).map_err(|missing| {
+    let caller = Caller {
+        allowed_accounts: crate::routes::credentials::allowed_accounts(state, headers),
+        ..caller(headers)
+    };
+    prepare_as(config, execution_id, supplied, &caller)
+}
+
+/// Completes the trigger and builds the NOT_STARTED execution started by `caller`.
+pub(crate) fn prepare_as(
+    config: &PipelineConfig,
+    execution_id: String,
+    supplied: Map<String, Value>,
+    caller: &Caller,
+) -> Result<Execution, ApiError> {
+    let trigger = resolve_trigger(config, supplied, caller).map_err(|missing| {
         ApiError::invalid_field(&format!("parameters.{}", missing.0), missing.to_string())
     })?;
-    let mut execution =
-        build_execution(config, execution_id, trigger, &caller, now_millis(), new_id);
-    execution.authentication.allowed_accounts =
-        crate::routes::credentials::allowed_accounts(state, headers);
-    Ok(execution)
+    Ok(build_execution(
+        config,
+        execution_id,
+        trigger,
+        caller,
+        now_millis(),
+        new_id,
+    ))
 }
 
 /// Writes the execution and starts its pipeline state machine.

@@ -9,13 +9,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use gennaker_model::PipelineConfig;
+use gennaker_model::launch::Caller;
 use gennaker_model::triggers::{self, WEBHOOK};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::body::json_object;
 use crate::error::ApiError;
-use crate::routes::launches::prepare;
+use crate::routes::launches::prepare_as;
 
 /// Headers carrying the sender's delivery id (a redelivery repeats it).
 const EVENT_ID_HEADERS: [&str; 2] = ["x-event-id", "x-github-delivery"];
@@ -58,14 +59,28 @@ pub async fn receive(
         }) else {
             continue;
         };
+        // Echo's permission check: the trigger fires as its `runAsUser` (or anonymous)
+        // only if that principal may EXECUTE the application.
+        let run_as_user = trigger.get("runAsUser").and_then(Value::as_str);
+        let authentication = match state
+            .run_as
+            .authenticate(&state.store, config, run_as_user)
+            .await?
+        {
+            Ok(authentication) => authentication,
+            Err(reason) => {
+                tracing::warn!(pipeline_id = config.id().unwrap_or_default(), %reason, "webhook trigger not fired");
+                continue;
+            }
+        };
+        let caller = Caller {
+            user: authentication.user,
+            origin: crate::identity::caller(&headers).origin,
+            allowed_accounts: authentication.allowed_accounts,
+        };
         let mut supplied = triggers::webhook_trigger(trigger, &payload, &event_id);
-        let user = trigger
-            .get("runAsUser")
-            .and_then(Value::as_str)
-            .filter(|user| !user.is_empty())
-            .unwrap_or("anonymous");
-        supplied.insert("user".into(), Value::String(user.into()));
-        start_once(&state, config, &event_id, supplied, &headers).await?;
+        supplied.insert("user".into(), json!(caller.user));
+        start_once(&state, config, &event_id, supplied, &caller).await?;
     }
     Ok(answer(listening))
 }
@@ -76,13 +91,13 @@ async fn start_once(
     config: &PipelineConfig,
     event_id: &str,
     trigger: Map<String, Value>,
-    headers: &HeaderMap,
+    caller: &Caller,
 ) -> Result<(), ApiError> {
     let pipeline_id = config.id().unwrap_or_default();
     let launched = state
         .launcher
         .launch_for_event(event_id, pipeline_id, |execution_id| {
-            prepare(state, config, execution_id, trigger, headers)
+            prepare_as(config, execution_id, trigger, caller)
         })
         .await?;
     if let Err(refused) = launched {
