@@ -1,6 +1,8 @@
 //! The web UI in a real browser: Playwright (tests/ui, npm) drives Debian's headless
 //! Chromium against local mode. The scenarios, the accessibility checks (axe) and the page
-//! budgets live in tests/ui/run.mjs; screenshots land in tests/ui/artifacts/.
+//! budgets live in tests/ui/run.mjs; screenshots land in tests/ui/artifacts/. One scenario
+//! browses as a user who may only read a restricted application (a token from the local
+//! issuer); the others as the token-less local administrator.
 //!
 //! `./scripts/test` installs Chromium and the npm packages on first use.
 
@@ -21,8 +23,17 @@ async fn the_web_ui_works_in_chromium() {
         "Chromium ({chromium}) or tests/ui/node_modules is missing: run ./scripts/test once, \
          it installs both"
     );
-    let app = TestApp::spawn_with_parameters(&[("StagePollSeconds", "1")]).await;
+    // Creating applications is restricted (administrators may), so a reader's pages
+    // offer no "Create application"; requests without a token act as the local
+    // administrator.
+    let app = TestApp::spawn_with_parameters(&[
+        ("StagePollSeconds", "1"),
+        ("RestrictApplicationCreation", "true"),
+    ])
+    .await;
     let (image_id, _) = Cloud::of(&app).an_image().await;
+    // A user who may only READ the restricted application of the permission scenario.
+    let reader = app.bearer_with_roles("rita-reader", &["readers"]);
 
     let run = tokio::process::Command::new("node")
         .arg("run.mjs")
@@ -30,6 +41,7 @@ async fn the_web_ui_works_in_chromium() {
         .env("GENNAKER_URL", &app.base_url)
         .env("CHROMIUM", &chromium)
         .env("IMAGE_ID", &image_id)
+        .env("READER_AUTHORIZATION", &reader)
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()

@@ -437,6 +437,180 @@ async function scenarios(context) {
   }
 }
 
+// --- Permissions (Fiat): a user who may only READ a restricted application is offered no
+// action there (no Start, Cancel, judgment, restart, config edit or create), and a forged
+// form post with a valid CSRF token is still refused 403 and changes nothing. The local
+// administrator (no token) is offered every action on the same pages.
+async function permissionScenarios(browser, admin) {
+  const authorization = process.env.READER_AUTHORIZATION;
+  if (!authorization) throw new Error("READER_AUTHORIZATION is not set");
+  const GUARDED = "guarded";
+  const permissions = { READ: ["readers", "writers", "executors"], WRITE: ["writers"], EXECUTE: ["executors"] };
+  const created = await api("POST", "/tasks", {
+    application: GUARDED,
+    job: [{ type: "createApplication", application: { name: GUARDED, email: "sec@example.com", permissions } }],
+  });
+  check(created.status < 300, `creating ${GUARDED}: ${created.status}`);
+  await until(`${GUARDED} to exist`, async () => (await api("GET", `/applications/${GUARDED}`)).status === 200);
+  const ship = {
+    application: GUARDED, name: "ship",
+    stages: [
+      wait("1", [], 0, "Bake"),
+      { refId: "2", requisiteStageRefIds: ["1"], type: "manualJudgment", name: "Approve", instructions: "Approve the release." },
+    ],
+    triggers: [{ type: "webhook", enabled: true, source: "ship-hook" }],
+    parameterConfig: [{ name: "version", label: "Version", required: true, default: "1.0.0" }],
+    notifications: [{ type: "email", address: "sec@example.com", level: "pipeline", when: ["pipeline.failed"] }],
+  };
+  check((await api("POST", "/pipelines", ship)).status === 200, "saving ship");
+  const config = async () => (await api("GET", `/applications/${GUARDED}/pipelineConfigs/ship`)).json;
+  const configId = (await config()).id;
+  check((await api("POST", "/pipelines", { ...ship, id: configId, description: "Ships it" })).status === 200, "saving ship again");
+  const started = await api("POST", `/pipelines/${GUARDED}/ship`, { type: "manual", parameters: { version: "1.0.0" } });
+  check(started.status === 202, `starting ship: ${started.status}`);
+  const executionId = started.json.ref.split("/").pop();
+  const execution = async () => (await api("GET", `/pipelines/${executionId}`)).json;
+  const judgment = await until("the judgment to wait", async () => {
+    const stage = (await execution()).stages.find((s) => s.refId === "2");
+    return stage && stage.status === "RUNNING" && stage;
+  });
+  const configUrl = `/ui/applications/${GUARDED}/configs/${configId}`;
+  const executionUrl = `/ui/executions/${executionId}`;
+  const postForms = (page) => page.locator('form[method="post"]').count();
+
+  const reader = await browser.newContext({ viewport: { width: 1280, height: 800 }, extraHTTPHeaders: { Authorization: authorization } });
+  reader.setDefaultTimeout(20_000);
+  try {
+    {
+      const { page } = await visit(reader, "/ui/applications", "reader-applications");
+      const who = await page.locator("header .whoami").innerText();
+      check(who.includes("rita-reader") && who.includes("readers") && !who.includes("ADMIN"), `reader header: ${who}`);
+      check(await page.locator(`tr[data-name="${GUARDED}"]`).isVisible(), "the reader does not see the application");
+      check((await page.locator("details.create").count()) === 0, "the reader is offered Create application");
+      check(await page.locator("#create-not-allowed").isVisible(), "no explanation for the missing Create application");
+      await page.close();
+    }
+    {
+      const { page } = await visit(reader, `/ui/applications/${GUARDED}/pipelines`, "reader-pipelines");
+      check((await postForms(page)) === 0, "the reader's pipelines page has a form that writes");
+      check((await page.locator("details.start, details.create").count()) === 0, "Start or Create pipeline offered");
+      const start = page.locator("section.pipeline button.start");
+      check(await start.isDisabled(), "Start is not disabled");
+      check(/EXECUTE permission on guarded/.test(await start.getAttribute("title")), "Start does not say why");
+      check(/Read-only/.test(await page.locator("#permission-note").innerText()), "no read-only note");
+      check((await page.locator(".stage-bar a").count()) >= 1, "the reader does not see the execution");
+      await page.close();
+    }
+    {
+      const { page } = await visit(reader, executionUrl, "reader-execution");
+      check((await postForms(page)) === 0, "the reader's execution page has a form that writes");
+      const pending = await page.locator("section.judgment").innerText();
+      check(pending.includes("Approve the release.") && /EXECUTE/.test(pending), `judgment for a reader: ${pending}`);
+      check(await page.locator("#actions-not-allowed").isVisible(), "no explanation for the missing Cancel/Pause");
+      check((await page.getByRole("button", { name: /Continue|Stop|Cancel execution|Pause/ }).count()) === 0, "an action button is offered");
+      await page.close();
+      const finished = await visit(reader, `${executionUrl}?stage=1`, "reader-execution-stage");
+      const restart = finished.page.getByRole("button", { name: "Restart stage" });
+      check(await restart.isDisabled(), "Restart stage is not disabled");
+      await finished.page.close();
+    }
+    {
+      const { page } = await visit(reader, configUrl, "reader-config");
+      check((await postForms(page)) === 0, "the reader's config page has a form that writes");
+      check((await page.locator("textarea, input:not([type=hidden]):not([name=q]), details.json-editor").count()) === 0, "an editable field is offered");
+      check((await page.getByRole("button", { name: /Restore|Delete|Rename|Disable|Save/ }).count()) === 0, "a change is offered");
+      check(/Read-only/.test(await page.locator("#permission-note").innerText()), "no read-only note");
+      const text = await page.locator("main").innerText();
+      for (const shown of ["ship-hook", "Version", "sec@example.com", "pipeline.failed"]) {
+        check(text.includes(shown), `the read-only config does not show ${shown}`);
+      }
+      await expand(page.locator("details.json"));
+      check((await page.locator("details.json pre").innerText()).includes("Approve the release."), "the JSON is not shown");
+      // Diffs are reading, so they stay.
+      await page.getByRole("button", { name: "Show diff" }).click();
+      await page.locator("pre.diff ins").first().waitFor();
+      await audit(page, "reader-config-diff");
+      await page.close();
+    }
+
+    // Forged posts: the page's own token and origin, the reader's token; refused all the same.
+    const probe = await reader.newPage();
+    await probe.goto(`${base}/ui/applications/${GUARDED}/pipelines`);
+    const csrf = (await reader.cookies()).find((cookie) => cookie.name === "gennaker_csrf")?.value;
+    check(csrf, "no CSRF cookie");
+    const forge = async (path, form) => {
+      const response = await probe.request.post(base + path, {
+        form: { _csrf: csrf, ...form },
+        headers: { Origin: base, Authorization: authorization },
+        maxRedirects: 0,
+      });
+      return { status: response.status(), text: await response.text() };
+    };
+    const before = { config: await config(), executions: (await api("GET", `/applications/${GUARDED}/pipelines?limit=10`)).json.length };
+    const history = async () => (await api("GET", `/pipelineConfigs/${configId}/history`)).json.length;
+    const revisions = await history();
+    const edited = { ...before.config, stages: [wait("1", [], 0, "Forged")] };
+    const attempts = [
+      [configUrl, { json: JSON.stringify(edited) }],
+      [`${configUrl}/delete`, { confirm: "yes" }],
+      [`${configUrl}/restore`, { revision: "1" }],
+      [`${configUrl}/enabled`, { enabled: "false" }],
+      [`${configUrl}/triggers`, { "trigger.0.enabled": "false" }],
+      [`/ui/applications/${GUARDED}/pipelines/${configId}/start`, { "param.version": "6.6.6" }],
+      [`/ui/applications/${GUARDED}/pipelines`, { name: "forged" }],
+      [`${executionUrl}/cancel`, { reason: "forged" }],
+      [`${executionUrl}/pause`, {}],
+      [`${executionUrl}/stages/${judgment.id}/judgment`, { judgmentStatus: "continue" }],
+      ["/ui/applications", { name: "readerapp" }],
+    ];
+    for (const [path, form] of attempts) {
+      const { status, text } = await forge(path, form);
+      check(status === 403 && /Access denied/.test(text), `a forged POST ${path} answered ${status}`);
+    }
+    await probe.close();
+    const after = await config();
+    check(JSON.stringify(after) === JSON.stringify(before.config), "a forged post changed the config");
+    check((await history()) === revisions, "a forged post saved a revision");
+    check((await api("GET", `/applications/${GUARDED}/pipelineConfigs/forged`)).status === 404, "a forged pipeline exists");
+    check((await api("GET", "/applications/readerapp")).status === 404, "a forged application exists");
+    check((await api("GET", `/applications/${GUARDED}/pipelines?limit=10`)).json.length === before.executions, "a forged start ran");
+    const still = await execution();
+    const stage = still.stages.find((s) => s.refId === "2");
+    check(still.status === "RUNNING" && !still.canceled && stage.status === "RUNNING" && !stage.context.judgmentStatus,
+      `a forged post changed the execution: ${still.status} ${stage.status} ${stage.context.judgmentStatus}`);
+  } finally {
+    await reader.close();
+  }
+
+  // The local administrator is offered everything on the same pages.
+  {
+    const { page } = await visit(admin, `/ui/applications/${GUARDED}/pipelines`, "admin-guarded-pipelines");
+    const who = await page.locator("header .whoami").innerText();
+    check(who.includes("anonymous") && who.includes("ADMIN"), `admin header: ${who}`);
+    check((await page.locator("section.pipeline details.start").count()) === 1, "no Start for the administrator");
+    check((await page.locator("details.create").count()) === 1, "no Create pipeline for the administrator");
+    check((await page.locator("#permission-note").count()) === 0, "a read-only note for the administrator");
+    await page.close();
+  }
+  {
+    const { page } = await visit(admin, executionUrl, "admin-guarded-execution");
+    check(await page.locator("form.judgment").isVisible(), "no judgment form for the administrator");
+    check((await page.locator("details.cancel").count()) === 1, "no Cancel for the administrator");
+    check((await page.getByRole("button", { name: "Pause" }).count()) === 1, "no Pause for the administrator");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.locator("p.notice", { hasText: "Judgment recorded." }).waitFor();
+    await page.close();
+  }
+  {
+    const { page } = await visit(admin, configUrl, "admin-guarded-config");
+    check((await page.locator("#config-json").count()) === 1, "no JSON editor for the administrator");
+    for (const name of ["Save triggers", "Disable pipeline", "Delete pipeline", "Restore revision 1"]) {
+      check((await page.getByRole("button", { name, includeHidden: true }).count()) === 1, `no ${name} for the administrator`);
+    }
+    await page.close();
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   headless: true,
@@ -450,6 +624,7 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(20_000);
   await scenarios(context);
+  await permissionScenarios(browser, context);
 } catch (error) {
   failed = true;
   console.error(error);

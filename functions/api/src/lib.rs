@@ -158,7 +158,7 @@ fn default_region(sdk: &aws_config::SdkConfig) -> String {
 /// from the verified token claims only.
 pub fn router(state: AppState) -> Router {
     let auth = state.auth.clone();
-    ui::mount(gate_router(state)).layer(axum::middleware::from_fn_with_state(
+    ui::mount(gate_router(state.clone()), state).layer(axum::middleware::from_fn_with_state(
         auth,
         identity::establish,
     ))

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::gate::{Caller, Gate, GateError, segment};
 use super::layout::{self, Tab};
 use super::{CsrfToken, Fields, format};
+use crate::access::Access;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -35,15 +36,18 @@ pub async fn list(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    render(&gate, &headers, &token, &query.q, CreateForm::default()).await
+    let form = CreateForm::default();
+    render(&gate, &headers, &token, &access, &query.q, form).await
 }
 
 async fn render(
     gate: &Gate,
     headers: &HeaderMap,
     token: &CsrfToken,
+    access: &Access,
     filter: &str,
     form: CreateForm,
 ) -> Response {
@@ -70,14 +74,21 @@ async fn render(
                         data-filter-rows="#applications tbody tr" autocomplete="off";
                     noscript { button type="submit" { "Filter" } }
                 }
-                (create_form(token, &form))
+                @if access.may_create() {
+                    (create_form(token, &form))
+                } @else {
+                    (layout::alert(form.error.as_deref().or(form.name_error.as_deref())))
+                    p.not-allowed #create-not-allowed {
+                        "Creating applications needs CREATE permission, which " (access.identity.user) " does not have."
+                    }
+                }
             }
-            (table(&applications, filter))
+            (table(&applications, filter, access.may_create()))
         },
     )
 }
 
-fn table(applications: &[Map<String, Value>], filter: &str) -> Markup {
+fn table(applications: &[Map<String, Value>], filter: &str, may_create: bool) -> Markup {
     let filter = filter.trim().to_lowercase();
     let text = |application: &Map<String, Value>, key: &str| {
         application
@@ -110,7 +121,7 @@ fn table(applications: &[Map<String, Value>], filter: &str) -> Markup {
             }
         }
         @if applications.is_empty() {
-            p.empty { "No applications yet. Create one to get started." }
+            p.empty { "No applications yet." @if may_create { " Create one to get started." } }
         }
     }
 }
@@ -149,6 +160,7 @@ pub async fn create(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     body: Bytes,
 ) -> Response {
     let fields = Fields::parse(&body);
@@ -163,6 +175,7 @@ pub async fn create(
         Ok(name) => {
             Redirect::to(&format!("/ui/applications/{}/pipelines", segment(&name))).into_response()
         }
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => {
             let name_error = error
                 .for_field("job[0].application.name")
@@ -172,7 +185,7 @@ pub async fn create(
             } else {
                 form.error = Some(error.message);
             }
-            render(&gate, &headers, &token, "", form).await
+            render(&gate, &headers, &token, &access, "", form).await
         }
     }
 }

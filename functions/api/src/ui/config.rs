@@ -14,7 +14,10 @@ use serde_json::Value;
 
 use super::gate::{Caller, Gate, GateError, segment};
 use super::layout::{self, Tab};
+use super::viewer::{self, Allowed};
 use super::{CsrfToken, Fields, config_forms, format};
+use crate::access::Access;
+use gennaker_auth::Authorization;
 
 /// Revisions listed (Deck asks for 20 too).
 const HISTORY_LIMIT: usize = 20;
@@ -70,6 +73,7 @@ pub async fn page(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path((application, config_id)): Path<(String, String)>,
     Query(query): Query<PageQuery>,
 ) -> Response {
@@ -77,6 +81,7 @@ pub async fn page(
         &gate,
         &headers,
         &token,
+        &access,
         &application,
         &config_id,
         &query,
@@ -85,10 +90,12 @@ pub async fn page(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render(
     gate: &Gate,
     headers: &HeaderMap,
     token: &CsrfToken,
+    access: &Access,
     application: &str,
     config_id: &str,
     query: &PageQuery,
@@ -99,6 +106,7 @@ async fn render(
         Ok(config) => config,
         Err(page) => return page,
     };
+    let allowed = Allowed::on(access, application).await;
     let history: Vec<Value> = gate
         .get(
             &caller,
@@ -142,7 +150,8 @@ async fn render(
             }
             p.summary { a href={ "/ui/applications/" (segment(application)) "/pipelines?pipeline=" (segment(name)) } { "Executions of this pipeline" } }
             @if query.section.is_none() { (layout::notice(query.notice.as_deref())) }
-            div.actions {
+            (viewer::read_only_note(application, allowed, &[Authorization::Write]))
+            @if allowed.write { div.actions {
                 form method="post" action={ (base) "/enabled" } {
                     (layout::csrf(token))
                     input type="hidden" name="enabled" value=(if disabled { "true" } else { "false" });
@@ -170,11 +179,11 @@ async fn render(
                         button.danger type="submit" { "Delete pipeline" }
                     }
                 }
-            }
+            } }
             (unrunnable_stages(&compatibility))
-            (config_forms::sections(&config, &base, token, query.section.as_deref().zip(query.notice.as_deref())))
-            (editor(&config, &base, token, refused.as_ref()))
-            (history_section(&history, &base, token, query))
+            (config_forms::sections(&config, &base, token, query.section.as_deref().zip(query.notice.as_deref()), allowed.write))
+            (editor(&config, &base, token, refused.as_ref(), allowed.write))
+            (history_section(&history, &base, token, query, allowed.write))
         },
     )
 }
@@ -213,7 +222,14 @@ fn unrunnable_stages(compatibility: &Value) -> Markup {
     }
 }
 
-fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refused>) -> Markup {
+/// The JSON editor; read-only (the JSON, no form) when the caller may not change the config.
+fn editor(
+    config: &Value,
+    base: &str,
+    token: &CsrfToken,
+    refused: Option<&Refused>,
+    editable: bool,
+) -> Markup {
     let text = refused
         .map(|refused| refused.text.clone())
         .unwrap_or_else(|| layout::pretty(config));
@@ -221,7 +237,9 @@ fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refuse
     html! {
         section aria-labelledby="json-heading" {
             h2 #json-heading { "Pipeline JSON" }
-            p.help { "Everything, stages included, is edited here, as in Deck's \"Edit as JSON\". The API checks the whole config before anything is saved." }
+            @if editable {
+                p.help { "Everything, stages included, is edited here, as in Deck's \"Edit as JSON\". The API checks the whole config before anything is saved." }
+            }
             @if let Some(refused) = refused {
                 div.alert role="alert" #json-errors {
                     @if refused.fields.is_empty() { p { "Not saved: " (refused.message) } } @else { p { "Not saved:" } }
@@ -236,6 +254,12 @@ fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refuse
             }
             // Collapsed unless a save was refused: the forms above cover the common edits,
             // and a whole pipeline's JSON would otherwise make the page several screens long.
+            @if !editable {
+                details.json {
+                    summary { "Show JSON" }
+                    pre tabindex="0" { code { (layout::pretty(config)) } }
+                }
+            } @else {
             details.json-editor open[refused.is_some()] {
                 summary { "Edit as JSON" }
                 form.json-editor method="post" action=(base) {
@@ -245,6 +269,7 @@ fn editor(config: &Value, base: &str, token: &CsrfToken, refused: Option<&Refuse
                         aria-describedby=[refused.map(|_| "json-errors")] { (text) }
                     button.primary type="submit" { "Save changes" }
                 }
+            }
             }
         }
     }
@@ -263,7 +288,13 @@ fn revision_label(revision: &Value) -> String {
     format!("{} by {by}", format::time(at))
 }
 
-fn history_section(history: &[Value], base: &str, token: &CsrfToken, query: &PageQuery) -> Markup {
+fn history_section(
+    history: &[Value],
+    base: &str,
+    token: &CsrfToken,
+    query: &PageQuery,
+    editable: bool,
+) -> Markup {
     let left = query.left.filter(|index| *index < history.len());
     let right = query.right.filter(|index| *index < history.len());
     html! {
@@ -291,13 +322,13 @@ fn history_section(history: &[Value], base: &str, token: &CsrfToken, query: &Pag
                     (diff(&history[left], &history[right]))
                 }
                 table.history {
-                    thead { tr { th scope="col" { "Revision" } th scope="col" { "Saved" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                    thead { tr { th scope="col" { "Revision" } th scope="col" { "Saved" } @if editable { th scope="col" { span.visually-hidden { "Actions" } } } } }
                     tbody {
                         @for (index, revision) in history.iter().enumerate() {
                             tr {
                                 td { "#" (history.len() - index) @if index == 0 { " (current)" } }
                                 td { (revision_label(revision)) }
-                                td {
+                                @if editable { td {
                                     @if index > 0 {
                                         form.inline method="post" action={ (base) "/restore" } {
                                             (layout::csrf(token))
@@ -305,7 +336,7 @@ fn history_section(history: &[Value], base: &str, token: &CsrfToken, query: &Pag
                                             button type="submit" aria-label={ "Restore revision " (history.len() - index) } { "Restore this version" }
                                         }
                                     }
-                                }
+                                } }
                             }
                         }
                     }
@@ -383,6 +414,7 @@ pub async fn save(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path((application, config_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -409,6 +441,7 @@ pub async fn save(
     };
     match outcome {
         Ok(_) => back(&application, &config_id, "Saved."),
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => {
             let refused = Refused {
                 text,
@@ -419,6 +452,7 @@ pub async fn save(
                 &gate,
                 &headers,
                 &token,
+                &access,
                 &application,
                 &config_id,
                 &PageQuery::default(),
@@ -457,7 +491,8 @@ async fn edit_and_save_or_back(
 }
 
 /// Loads the config, changes it with `edit`, and saves it through `POST /pipelines`. The
-/// outer error is a page to show (the config is gone); the inner one the API's refusal.
+/// outer error is a page to show (the config is gone, or the caller may not change it); the
+/// inner one the API's refusal of the edit.
 pub(super) async fn edit_and_save(
     gate: &Gate,
     headers: &HeaderMap,
@@ -470,11 +505,14 @@ pub(super) async fn edit_and_save(
     if let Some(object) = config.as_object_mut() {
         edit(object);
     }
-    Ok(gate
+    match gate
         .write(&caller, Method::POST, "/pipelines", Some(&config))
         .await
-        .map(|_| ())
-        .map_err(|error| error.message))
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(error) if error.is_refusal() => Err(layout::gate_error_page(error)),
+        Err(error) => Ok(Err(error.message)),
+    }
 }
 
 /// `POST .../enabled`: `enabled=true` enables, anything else disables.
@@ -520,6 +558,7 @@ pub async fn rename(
     let path = format!("/pipelines/{}", segment(&config_id));
     match gate.write(&caller, Method::PUT, &path, Some(&config)).await {
         Ok(_) => back(&application, &config_id, "Renamed."),
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => back(
             &application,
             &config_id,
@@ -558,6 +597,7 @@ pub async fn delete(
             segment(&application)
         ))
         .into_response(),
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => back(
             &application,
             &config_id,
@@ -598,6 +638,7 @@ pub async fn restore(
         .await
     {
         Ok(_) => back(&application, &config_id, "Revision restored."),
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => back(
             &application,
             &config_id,

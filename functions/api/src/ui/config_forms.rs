@@ -31,12 +31,14 @@ const NOTIFICATION_WHEN: [(&str, &str); 3] = [
     ("pipeline.failed", "Pipeline fails"),
 ];
 
-/// The three sections, each with its own form and, after a refused save, its own alert.
+/// The three sections, each with its own form and, after a refused save, its own alert;
+/// without `editable`, each entry's fields as text.
 pub fn sections(
     config: &Value,
     base: &str,
     token: &CsrfToken,
     refused: Option<(&str, &str)>,
+    editable: bool,
 ) -> Markup {
     let alert_for = |section: &str| {
         refused
@@ -45,7 +47,11 @@ pub fn sections(
     };
     html! {
         @for section in [&TRIGGERS, &PARAMETERS, &NOTIFICATIONS] {
-            (entries_section(section, entries(config, section.key), base, token, alert_for(section.name)))
+            @if editable {
+                (entries_section(section, entries(config, section.key), base, token, alert_for(section.name)))
+            } @else {
+                (read_only_section(section, entries(config, section.key), alert_for(section.name)))
+            }
         }
     }
 }
@@ -119,6 +125,37 @@ fn entries_section(
                 button.primary type="submit" { "Save " (name) }
             }
         }
+    }
+}
+
+/// A section as text: each entry's fields (all of them, as stored).
+fn read_only_section(section: &Section, stored: &[Value], refused: Option<&str>) -> Markup {
+    let name = section.name;
+    html! {
+        section aria-labelledby={ (name) "-heading" } {
+            h2 id={ (name) "-heading" } { (section.heading) }
+            (section_alert(refused, &format!("{name}-error")))
+            @if stored.is_empty() { p.empty { "None." } }
+            @for entry in stored {
+                dl.facts.entry {
+                    @for (field, value) in entry.as_object().into_iter().flatten() {
+                        dt { (field) } dd { (shown(value)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's value as text: lists joined, Deck's `{"value": …}` options by their value.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| option_value(item).unwrap_or_else(|| item.to_string()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => scalar_text(other),
     }
 }
 
@@ -566,6 +603,28 @@ mod tests {
                 json!({"type": "pipeline", "enabled": true, "application": "app", "pipeline": "p-1", "status": ["successful", "failed"]})
             ]
         );
+    }
+
+    #[test]
+    fn a_read_only_config_shows_its_entries_as_text_without_a_form() {
+        let config = json!({
+            "triggers": [{"type": "webhook", "enabled": true, "source": "ship-hook"}],
+            "parameterConfig": [{"name": "region", "options": [{"value": "eu"}, {"value": "us"}]}],
+            "notifications": [],
+        });
+        let token = CsrfToken("0".repeat(32));
+        let html = sections(&config, "/ui/x", &token, None, false).into_string();
+        assert!(
+            !html.contains("<form") && !html.contains("<input") && !html.contains(&token.0),
+            "{html}"
+        );
+        assert!(
+            html.contains("ship-hook") && html.contains("eu, us"),
+            "{html}"
+        );
+        assert!(html.contains("None."), "no notifications: {html}");
+        let editable = sections(&config, "/ui/x", &token, None, true).into_string();
+        assert!(editable.contains("<form") && editable.contains(&token.0));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::gate::{Caller, Gate, GateError, segment};
 use super::layout::{self, Tab};
+use super::viewer::{self, Allowed};
 use super::{CsrfToken, Fields, format, graph};
+use crate::access::Access;
+use gennaker_auth::Authorization;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -49,6 +52,7 @@ pub async fn page(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
@@ -56,6 +60,7 @@ pub async fn page(
         Ok(execution) => execution,
         Err(page) => return page,
     };
+    let allowed = Allowed::on(&access, &execution.application).await;
     let name = execution
         .name
         .clone()
@@ -66,7 +71,7 @@ pub async fn page(
         html! {
             (layout::notice(query.notice.as_deref()))
             (layout::alert(query.error.as_deref()))
-            (live_part(&execution, query.stage.as_deref(), &token))
+            (live_part(&execution, query.stage.as_deref(), &token, allowed))
             (trigger_details(&execution))
             details.raw {
                 summary { "Source (raw JSON)" }
@@ -81,16 +86,25 @@ pub async fn live(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
     match load(&gate, &headers, &id).await {
-        Ok(execution) => layout::fragment(live_part(&execution, query.stage.as_deref(), &token)),
+        Ok(execution) => {
+            let allowed = Allowed::on(&access, &execution.application).await;
+            layout::fragment(live_part(
+                &execution,
+                query.stage.as_deref(),
+                &token,
+                allowed,
+            ))
+        }
         Err(page) => page,
     }
 }
 
-fn header(execution: &Execution, token: &CsrfToken) -> Markup {
+fn header(execution: &Execution, token: &CsrfToken, allowed: Allowed) -> Markup {
     let base = format!("/ui/executions/{}", segment(&execution.id));
     let app = segment(&execution.application);
     let now = now_millis();
@@ -115,7 +129,11 @@ fn header(execution: &Execution, token: &CsrfToken) -> Markup {
                 @if let Some(reason) = &execution.cancellation_reason { ": " (reason) }
             }
         }
-        @if !execution.status.is_complete() {
+        @if !execution.status.is_complete() && !allowed.execute {
+            p.not-allowed #actions-not-allowed {
+                (viewer::needs("Cancelling, pausing or resuming this execution", Authorization::Execute, &execution.application))
+            }
+        } @else if !execution.status.is_complete() {
             div.actions {
                 @if execution.status == ExecutionStatus::Paused {
                     form method="post" action={ (base) "/resume" } { (layout::csrf(token)) button type="submit" { "Resume" } }
@@ -169,7 +187,12 @@ fn awaits_judgment(stage: &StageExecution) -> bool {
             .is_none_or(Value::is_null)
 }
 
-fn live_part(execution: &Execution, selected: Option<&str>, token: &CsrfToken) -> Markup {
+fn live_part(
+    execution: &Execution,
+    selected: Option<&str>,
+    token: &CsrfToken,
+    allowed: Allowed,
+) -> Markup {
     let stages = top_level(execution);
     let chosen = selected.filter(|wanted| stages.iter().any(|stage| stage.ref_id == *wanted));
     let href = format!("/ui/executions/{}", segment(&execution.id));
@@ -188,11 +211,11 @@ fn live_part(execution: &Execution, selected: Option<&str>, token: &CsrfToken) -
     html! {
         div #execution-live data-poll=(poll) data-running=(!execution.status.is_complete())
             data-status=(execution.status) {
-            (header(execution, token))
+            (header(execution, token, allowed))
             p.visually-hidden aria-live="polite" { "Execution " (execution.status) }
             div.graph-scroll { (graph::draw(&stages, &href, selected.as_deref())) }
             @if let Some(stage) = stage {
-                (stage_panel(execution, stage, token))
+                (stage_panel(execution, stage, token, allowed))
             } @else {
                 p.empty { "This execution has no stages." }
             }
@@ -200,7 +223,12 @@ fn live_part(execution: &Execution, selected: Option<&str>, token: &CsrfToken) -
     }
 }
 
-fn stage_panel(execution: &Execution, stage: &StageExecution, token: &CsrfToken) -> Markup {
+fn stage_panel(
+    execution: &Execution,
+    stage: &StageExecution,
+    token: &CsrfToken,
+    allowed: Allowed,
+) -> Markup {
     let base = format!(
         "/ui/executions/{}/stages/{}",
         segment(&execution.id),
@@ -234,18 +262,22 @@ fn stage_panel(execution: &Execution, stage: &StageExecution, token: &CsrfToken)
                     dd { a href={ "/ui/executions/" (segment(child)) } { (stage.context.get("executionName").and_then(Value::as_str).unwrap_or(child)) } }
                 }
             }
-            @if awaits_judgment(stage) {
+            @if awaits_judgment(stage) && allowed.execute {
                 (judgment_form(stage, &base, token))
+            } @else if awaits_judgment(stage) {
+                (judgment_pending(stage, &execution.application))
             } @else if let Some(judged) = stage.context.get("judgmentStatus").and_then(Value::as_str) {
                 p { "Judged " strong { (judged) }
                     @if let Some(input) = stage.context.get("judgmentInput").and_then(Value::as_str) { " (" (input) ")" }
                     @if let Some(by) = stage.context.get("lastModifiedBy").and_then(Value::as_str) { " by " (by) } }
             }
-            @if stage.status.is_complete() {
+            @if stage.status.is_complete() && allowed.execute {
                 form.inline method="post" action={ (base) "/restart" } {
                     (layout::csrf(token))
                     button type="submit" { "Restart stage" }
                 }
+            } @else if stage.status.is_complete() {
+                button type="button" disabled title=(viewer::needs("Restarting a stage", Authorization::Execute, &execution.application)) { "Restart stage" }
             }
             @if !stage.tasks.is_empty() || !children.is_empty() {
                 h3 { "Tasks" }
@@ -306,6 +338,19 @@ fn judgment_form(stage: &StageExecution, base: &str, token: &CsrfToken) -> Marku
             }
             button.primary type="submit" name="judgmentStatus" value="continue" { "Continue" }
             button.danger type="submit" name="judgmentStatus" value="stop" { "Stop" }
+        }
+    }
+}
+
+/// A judgment the caller may not give: its instructions, and who may.
+fn judgment_pending(stage: &StageExecution, application: &str) -> Markup {
+    html! {
+        section.judgment aria-labelledby="judgment-heading" {
+            h3 #judgment-heading { "Manual judgment" }
+            @if let Some(instructions) = stage.context.get("instructions").and_then(Value::as_str) {
+                p.instructions { (instructions) }
+            }
+            p.not-allowed { "Awaiting judgment. " (viewer::needs("Judging", Authorization::Execute, application)) }
         }
     }
 }
@@ -405,6 +450,7 @@ fn back(id: &str, stage: Option<&str>, outcome: Result<&str, GateError>) -> Resp
     }
     match outcome {
         Ok(notice) => query.append_pair("notice", notice),
+        Err(error) if error.is_refusal() => return layout::gate_error_page(error),
         Err(error) => query.append_pair("error", &error.message),
     };
     Redirect::to(&format!(

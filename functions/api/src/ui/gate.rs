@@ -32,6 +32,15 @@ impl GateError {
         self.status == StatusCode::NOT_FOUND
     }
 
+    /// The caller may not do this (Fiat's 403, or no verified token): the page that asked
+    /// answers with the refusal itself rather than as a form error.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self.status,
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED
+        )
+    }
+
     /// The message the API gave for `field`, if it named it.
     pub fn for_field(&self, field: &str) -> Option<&str> {
         self.fields

@@ -53,8 +53,8 @@ pub fn page_with_status(
                     a.brand href="/ui/applications" { "Gennaker" }
                     nav aria-label="Main" {
                         a href="/ui/applications" { "Applications" }
-                        a href="/ui/user" { "Who am I" }
                     }
+                    (who_am_i())
                 }
                 @if let Some((name, active)) = app {
                     nav.app-tabs aria-label="Application" {
@@ -72,6 +72,20 @@ pub fn page_with_status(
         }
     };
     (status, Html(markup.into_string())).into_response()
+}
+
+/// The caller, as `/auth/user` describes them: user, roles and whether they administer
+/// everything; a link to the details.
+fn who_am_i() -> Markup {
+    let viewer = super::viewer::current();
+    html! {
+        a.whoami href="/ui/user" title="Who am I" {
+            span.visually-hidden { "Signed in as " }
+            span.user { (viewer.user) }
+            @if viewer.admin { " " span.badge.admin { "ADMIN" } }
+            @if !viewer.roles.is_empty() { " " span.roles { span.visually-hidden { "roles " } (viewer.roles.join(", ")) } }
+        }
+    }
 }
 
 /// A bare HTML fragment (what the live views poll).
@@ -110,7 +124,12 @@ pub fn gate_error_page(error: GateError) -> Response {
     } else {
         StatusCode::BAD_GATEWAY
     };
-    error_page(status, "Something went wrong", &error.message)
+    let heading = if error.is_refusal() {
+        "Not allowed"
+    } else {
+        "Something went wrong"
+    };
+    error_page(status, heading, &error.message)
 }
 
 /// The hidden token field every state-changing form carries.

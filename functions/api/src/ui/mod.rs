@@ -18,6 +18,7 @@ mod infrastructure;
 mod layout;
 mod pipelines;
 mod tasks;
+mod viewer;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -41,10 +42,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      base-uri 'none'";
 
 /// Adds `/` (browsers land on the UI, API clients keep Gate's answer) and `/ui/...` to the
-/// Gate router.
-pub fn mount(gate: Router) -> Router {
+/// Gate router. `state` decides what each page offers its caller (see [`viewer`]).
+pub fn mount(gate: Router, state: crate::AppState) -> Router {
     let client = Gate::new(gate.clone());
-    let pages = pages().with_state(client.clone());
+    let pages = pages()
+        .layer(axum::middleware::from_fn_with_state(state, viewer::attach))
+        .with_state(client.clone());
     gate.route("/", any(root).with_state(client))
         .nest(PREFIX, pages)
 }
@@ -342,20 +345,49 @@ mod tests {
         assert!(same_origin(&headers));
     }
 
+    /// State whose AWS clients point nowhere: these checks make no AWS call.
+    pub(super) async fn offline_state(fiat: gennaker_auth::Settings) -> crate::AppState {
+        let sdk = gennaker_runtime::aws::sdk_config(Some("http://127.0.0.1:9")).await;
+        let config = crate::ApiConfig {
+            applications_table: "a".into(),
+            pipelines_table: "p".into(),
+            executions_table: "e".into(),
+            pipeline_state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:p"
+                .into(),
+            orchestration_queue_url: "http://127.0.0.1:9/queue.fifo".into(),
+            execution_retention_days: 1,
+            accounts: None,
+            jenkins_masters: None,
+            infrastructure_cache_seconds: 0,
+            base_images: Default::default(),
+            auth: Default::default(),
+            fiat,
+        };
+        crate::AppState::new(&sdk, config)
+    }
+
     /// The UI over a stand-in for the Gate router (no AWS needed for these checks).
-    fn ui() -> Router {
+    async fn ui_with(fiat: gennaker_auth::Settings) -> Router {
         let gate = Router::new()
             .route(
                 "/applications",
                 get(|| async { axum::Json(serde_json::json!([])) }),
             )
             .fallback(|| async { (StatusCode::NOT_FOUND, "gate fallback") });
-        mount(gate)
+        mount(gate, offline_state(fiat).await)
     }
 
     async fn send(request: Request) -> Response {
+        send_with(gennaker_auth::Settings::default(), request).await
+    }
+
+    async fn send_with(fiat: gennaker_auth::Settings, request: Request) -> Response {
         use tower::ServiceExt;
-        ui().oneshot(request).await.expect("infallible")
+        ui_with(fiat)
+            .await
+            .oneshot(request)
+            .await
+            .expect("infallible")
     }
 
     async fn body_text(response: Response) -> String {
@@ -475,6 +507,66 @@ mod tests {
                 .starts_with("text/html")
         );
         assert!(body_text(response).await.contains("Not found"));
+    }
+
+    /// An identity as `identity::establish` leaves it on the request.
+    fn as_user(mut request: Request, user: &str, roles: &[&str], admin: bool) -> Request {
+        request.extensions_mut().insert(crate::identity::Identity {
+            user: user.to_string(),
+            roles: roles.iter().map(|role| role.to_string()).collect(),
+            admin,
+            authenticated: true,
+        });
+        request
+    }
+
+    #[tokio::test]
+    async fn the_header_shows_the_user_their_roles_and_admin() {
+        let request = Request::get("/ui/applications")
+            .body(Body::empty())
+            .unwrap();
+        let page =
+            body_text(send(as_user(request, "ada@example.com", &["ops", "dev"], true)).await).await;
+        let header = page
+            .split("<header")
+            .nth(1)
+            .and_then(|rest| rest.split("</header>").next())
+            .unwrap();
+        assert!(header.contains("ada@example.com"), "{header}");
+        assert!(header.contains("ops, dev"), "{header}");
+        assert!(header.contains("ADMIN"), "{header}");
+        let request = Request::get("/ui/nothing").body(Body::empty()).unwrap();
+        let page = body_text(send(as_user(request, "bob", &[], false)).await).await;
+        assert!(
+            page.contains("bob") && !page.contains("ADMIN"),
+            "error pages too"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_application_is_offered_only_to_who_may_create() {
+        let restricted = gennaker_auth::Settings {
+            restrict_application_creation: true,
+            creator_roles: ["creators".to_string()].into(),
+            ..Default::default()
+        };
+        let page = |user: &'static str, roles: &'static [&'static str]| {
+            let restricted = restricted.clone();
+            async move {
+                let request = Request::get("/ui/applications")
+                    .body(Body::empty())
+                    .unwrap();
+                body_text(send_with(restricted, as_user(request, user, roles, false)).await).await
+            }
+        };
+        let denied = page("rita", &["readers"]).await;
+        assert!(!denied.contains("method=\"post\""), "{denied}");
+        assert!(denied.contains("needs CREATE permission, which rita does not have"));
+        let creator = page("cora", &["creators"]).await;
+        assert!(
+            creator.contains("method=\"post\" action=\"/ui/applications\""),
+            "{creator}"
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ use serde_json::{Map, Value, json};
 use super::applications::{known_application, tabs};
 use super::gate::{Caller, Gate, GateError, segment};
 use super::layout::{self, Tab};
+use super::viewer::{self, Allowed};
 use super::{CsrfToken, Fields, format};
+use crate::access::Access;
+use gennaker_auth::Authorization;
 
 /// Executions shown per config at first (Deck shows 2); "Load more" adds twice as many. Three
 /// keep the page of a 50-pipeline application within its 150 KB budget.
@@ -76,16 +79,19 @@ pub async fn page(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path(application): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    render(&gate, &headers, &token, &application, &query, None).await
+    render(&gate, &headers, &token, &access, &application, &query, None).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render(
     gate: &Gate,
     headers: &HeaderMap,
     token: &CsrfToken,
+    access: &Access,
     application: &str,
     query: &ListQuery,
     refusal: Option<Refusal>,
@@ -99,6 +105,7 @@ async fn render(
         Ok(loaded) => loaded,
         Err(error) => return layout::gate_error_page(error),
     };
+    let allowed = Allowed::on(access, &application).await;
     let status = if refusal.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -111,10 +118,15 @@ async fn render(
         html! {
             div.heading-row {
                 h1 { "Pipelines" }
-                (new_pipeline_form(token, &application, refusal.as_ref()))
+                @if allowed.write { (new_pipeline_form(token, &application, refusal.as_ref())) }
+            }
+            (viewer::read_only_note(&application, allowed, &[Authorization::Execute, Authorization::Write]))
+            @if !allowed.write {
+                // A refused create (the form is not offered, but a post may still come).
+                (layout::alert(refusal.as_ref().filter(|refusal| refusal.config_id.is_empty()).map(|refusal| refusal.message.as_str())))
             }
             (filters(&application, &configs, query))
-            (live_markup(&application, &configs, &executions, query, token, refusal.as_ref()))
+            (live_markup(&application, &configs, &executions, query, token, allowed, refusal.as_ref()))
         },
     )
 }
@@ -125,6 +137,7 @@ pub async fn live_fragment(
     gate: &Gate,
     headers: &HeaderMap,
     token: &CsrfToken,
+    access: &Access,
     application: &str,
     query: &ListQuery,
 ) -> Response {
@@ -136,6 +149,7 @@ pub async fn live_fragment(
             &executions,
             query,
             token,
+            Allowed::on(access, application).await,
             None,
         )),
         Err(error) => layout::gate_error_page(error),
@@ -146,10 +160,11 @@ pub async fn live(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path(application): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    live_fragment(&gate, &headers, &token, &application, &query).await
+    live_fragment(&gate, &headers, &token, &access, &application, &query).await
 }
 
 /// The application's configs (by `index`) and their newest executions, both read through
@@ -213,6 +228,7 @@ fn live_markup(
     executions: &[Execution],
     query: &ListQuery,
     token: &CsrfToken,
+    allowed: Allowed,
     refusal: Option<&Refusal>,
 ) -> Markup {
     let running = executions
@@ -240,7 +256,14 @@ fn live_markup(
                         @if config.get("disabled").and_then(Value::as_bool) == Some(true) {
                             span.badge.st-disabled { "DISABLED" }
                         }
-                        (start_form(application, config, token, refusal.filter(|refusal| refusal.config_id == id)))
+                        @if allowed.execute {
+                            (start_form(application, config, token, refusal.filter(|refusal| refusal.config_id == id)))
+                        } @else {
+                            button.start type="button" disabled title=(viewer::needs("Starting a pipeline", Authorization::Execute, application)) {
+                                "Start" span.visually-hidden { " " (text(config, "name")) }
+                            }
+                            (layout::alert(refusal.filter(|refusal| refusal.config_id == id).map(|refusal| refusal.message.as_str())))
+                        }
                     }
                     @if mine.is_empty() {
                         p.empty { "No executions" @if !query.statuses().is_empty() { " with this status" } "." }
@@ -417,6 +440,7 @@ pub async fn start(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path((application, config_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -444,6 +468,7 @@ pub async fn start(
             let execution = text(&answer, "ref").trim_start_matches("/pipelines/");
             Redirect::to(&format!("/ui/executions/{}", segment(execution))).into_response()
         }
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => {
             let refusal = Refusal {
                 config_id,
@@ -454,6 +479,7 @@ pub async fn start(
                 &gate,
                 &headers,
                 &token,
+                &access,
                 &application,
                 &ListQuery::default(),
                 Some(refusal),
@@ -487,6 +513,7 @@ pub async fn create_config(
     State(gate): State<Gate>,
     headers: HeaderMap,
     Extension(token): Extension<CsrfToken>,
+    Extension(access): Extension<Access>,
     Path(application): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -509,6 +536,7 @@ pub async fn create_config(
             segment(&id)
         ))
         .into_response(),
+        Err(error) if error.is_refusal() => layout::gate_error_page(error),
         Err(error) => {
             let refusal = Refusal {
                 message: error.message,
@@ -518,11 +546,46 @@ pub async fn create_config(
                 &gate,
                 &headers,
                 &token,
+                &access,
                 &application,
                 &ListQuery::default(),
                 Some(refusal),
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn markup(allowed: Allowed) -> String {
+        let config = json!({"id": "c1", "name": "ship"});
+        let token = CsrfToken("0".repeat(32));
+        let query = ListQuery::default();
+        live_markup("app", &[config], &[], &query, &token, allowed, None).into_string()
+    }
+
+    #[test]
+    fn start_is_offered_only_with_execute_and_otherwise_says_why() {
+        let reader = markup(Allowed {
+            write: false,
+            execute: false,
+        });
+        assert!(!reader.contains("method=\"post\""), "{reader}");
+        assert!(reader.contains("disabled"), "{reader}");
+        assert!(
+            reader.contains("Starting a pipeline needs EXECUTE permission on app"),
+            "{reader}"
+        );
+        let executor = markup(Allowed {
+            write: false,
+            execute: true,
+        });
+        assert!(
+            executor.contains("action=\"/ui/applications/app/pipelines/c1/start\""),
+            "{executor}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Tasks (an application's orchestrations with their steps) and "Who am I".
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -90,7 +91,11 @@ pub async fn list(
 }
 
 /// `GET /ui/user`: who the API thinks the browser's user is (`/auth/user`).
-pub async fn who_am_i(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+pub async fn who_am_i(
+    State(gate): State<Gate>,
+    Extension(access): Extension<crate::access::Access>,
+    headers: HeaderMap,
+) -> Response {
     let user: Value = match gate
         .get(&Caller::from_headers(&headers), "/auth/user")
         .await
@@ -118,9 +123,11 @@ pub async fn who_am_i(State(gate): State<Gate>, headers: HeaderMap) -> Response 
             dl.facts {
                 dt { "User" } dd { (text(&user, "username")) }
                 dt { "Roles" } dd { @let roles = list("roles"); @if roles.is_empty() { "none" } @else { (roles.join(", ")) } }
+                dt { "Administrator" } dd { @if user.get("admin").and_then(Value::as_bool) == Some(true) { "yes: may do everything" } @else { "no" } }
+                dt { "Create applications" } dd { @if access.may_create() { "allowed" } @else { "not allowed" } }
                 dt { "Accounts" } dd { @let accounts = list("allowedAccounts"); @if accounts.is_empty() { "none" } @else { (accounts.join(", ")) } }
             }
-            p.help { "Without authorization configured every request acts as this user; the API refuses what it may not do." }
+            p.help { "Each application's permissions decide what you may do there: READ to see it, WRITE to change its pipelines, EXECUTE to start, stop and judge them. Pages leave out what you may not do, and the API refuses it anyway." }
             details.raw { summary { "Raw /auth/user" } pre tabindex="0" { code { (layout::pretty(&user)) } } }
         },
     )
