@@ -342,7 +342,18 @@ def sqs_checks(aws, record):
     timer.join()
     record.append(["long poll woke", bodies(woke), time.monotonic() - started < 4])
     call(record, "attributes", sqs.get_queue_attributes, QueueUrl=url,
-         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                         "ApproximateNumberOfMessagesDelayed", "MessageRetentionPeriod",
+                         "ContentBasedDeduplication"])
+    # Counted while a message is in flight and another delayed.
+    delayed = sqs.create_queue(QueueName="delayed", Attributes={"DelaySeconds": "30"})["QueueUrl"]
+    for body in ["in flight", "waiting", "delayed"]:
+        sqs.send_message(QueueUrl=delayed, MessageBody=body,
+                         DelaySeconds=30 if body == "delayed" else 0)
+    receive(aws, delayed, MaxNumberOfMessages=1, VisibilityTimeout=30)
+    call(record, "counts", sqs.get_queue_attributes, QueueUrl=delayed,
+         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                         "ApproximateNumberOfMessagesDelayed"])
 
 
 # ---------------------------------------------------------------- Step Functions

@@ -1,7 +1,8 @@
 //! The emulator fixes of `local/src/moto_fixes` change how fast moto is and how much it
 //! keeps, never what it answers: the same DynamoDB, Streams, SQS and Step Functions calls
 //! (`tests/emulator/differential.py`, through boto3) must observe the same on stock moto
-//! and on fixed moto. And state moto would keep forever is trimmed after the retention.
+//! and on fixed moto. And state moto would keep forever is trimmed after the retention, and a
+//! stopped run ends at once.
 
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,82 @@ async fn finished_executions_are_dropped_after_the_retention_and_running_ones_ke
     assert_eq!(
         still_running.status(),
         &aws_sdk_sfn::types::ExecutionStatus::Running
+    );
+    emulator.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_its_task_token_is_stopped_at_once() -> anyhow::Result<()> {
+    let emulator = Emulator::start_with(EmulatorSettings {
+        moto_fixes: true,
+        retention: None,
+        data_dir: None,
+    })
+    .await?;
+    let config = gennaker_runtime::aws::sdk_config(Some(emulator.endpoint())).await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name("tokens")
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let definition = serde_json::json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+        "End": true}}});
+    let machine = sfn
+        .create_state_machine()
+        .name("asking")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/asking")
+        .send()
+        .await?
+        .state_machine_arn()
+        .to_string();
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("waits")
+        .send()
+        .await?
+        .execution_arn()
+        .to_string();
+    // The run waits for its token once the task message is out.
+    let deadline = Instant::now() + DEADLINE;
+    let token_message = loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        if let Some(message) = received.messages().first() {
+            break message.body().unwrap_or_default().to_string();
+        }
+        assert!(Instant::now() < deadline, "the task message never came");
+    };
+    sfn.stop_execution().execution_arn(&run).send().await?;
+    let stopped = sfn.describe_execution().execution_arn(&run).send().await?;
+    assert_eq!(
+        stopped.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Aborted,
+        "a stopped run reads ABORTED at once, as in Step Functions"
+    );
+    let token: serde_json::Value = serde_json::from_str(&token_message)?;
+    let late = sfn
+        .send_task_success()
+        .task_token(token["token"].as_str().unwrap_or_default())
+        .output("{}")
+        .send()
+        .await;
+    assert!(
+        late.is_err(),
+        "the token of a stopped run is no longer answered: {late:?}"
     );
     emulator.stop().await;
     Ok(())

@@ -21,17 +21,23 @@ use support::{TestApp, judgment, stage, wait};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-/// Executions run at once for each scenario.
+/// Executions run at once for each scenario; every scenario runs at the same time.
 const EXECUTIONS_PER_SCENARIO: usize = 25;
-/// How long an execution may take to end once its operations were sent.
-const DEADLINE: Duration = Duration::from_secs(300);
-/// Between two reads of one execution: 175 executions are polled at once.
-const POLL_EVERY: Duration = Duration::from_millis(1000);
+/// How long one wait of a client may take (its judgment to wait, its execution to end): far
+/// beyond what an execution needs, so a loaded machine stays green and a lost operation
+/// still fails.
+const DEADLINE: Duration = Duration::from_secs(480);
+/// Between two reads of one execution.
+const POLL_EVERY: Duration = Duration::from_millis(300);
+/// Reads of executions in flight at once, whichever client makes them: 175 clients polling
+/// freely would keep the emulator busy answering them instead of running the executions.
+/// The clients take turns, so each execution is still read every few hundred milliseconds.
+const POLLS_AT_ONCE: usize = 2;
 /// Triggers in flight at once: each starts a state machine, and the emulator refuses
 /// connections when 175 arrive in the same instant. The executions still all run at once.
 const TRIGGERS_AT_ONCE: usize = 8;
 /// Seconds the wait stage beside the judgment runs.
-const WAIT_SECONDS: u64 = 2;
+const WAIT_SECONDS: u64 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Scenario {
@@ -69,6 +75,17 @@ struct Run {
     id: String,
     answers: Vec<(&'static str, u16)>,
     ended: Value,
+    /// From its trigger to its end.
+    took: Duration,
+}
+
+/// Whether an answer names a lifecycle operation (which the orchestrator records in
+/// `appliedOperationIds`) rather than a judgment.
+fn is_lifecycle_operation(name: &str) -> bool {
+    matches!(
+        name,
+        "pause" | "resume" | "cancel" | "restart" | "restart again"
+    )
 }
 
 impl Run {
@@ -123,30 +140,49 @@ impl Run {
 struct Client {
     app: Arc<TestApp>,
     triggers: Arc<Semaphore>,
+    polls: Arc<Semaphore>,
 }
 
 impl Client {
     async fn poll(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
-            let (status, execution) = self.app.get(&format!("/pipelines/{id}")).await;
+            let (status, execution) = {
+                let _turn = self.polls.acquire().await.expect("never closed");
+                self.app.get(&format!("/pipelines/{id}")).await
+            };
             if status == 200 && done(&execution) {
                 return execution;
             }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "{id}: timed out waiting for {what}; last seen ({status}): {execution}"
-            );
+            if started.elapsed() > DEADLINE {
+                let machines =
+                    machine_runs(&self.app, &machine_arn(&self.app, "StageStateMachine"))
+                        .await
+                        .into_iter()
+                        .filter(|(name, _)| name.starts_with(id))
+                        .collect::<Vec<_>>();
+                panic!(
+                    "{id}: timed out waiting for {what}; its stage machine runs: {machines:?}; \
+                     last seen ({status}): {execution}"
+                );
+            }
             tokio::time::sleep(POLL_EVERY).await;
         }
     }
 
-    async fn ended(&self, id: &str) -> Value {
+    /// Waits until the execution has ended and the orchestrator has applied the
+    /// `operations` lifecycle operations acknowledged so far: until then a finished execution
+    /// may only look finished because a restart is still queued.
+    async fn ended(&self, id: &str, operations: usize) -> Value {
         self.poll(id, "the execution to end", |execution| {
-            !matches!(
+            let applied = execution["appliedOperationIds"]
+                .as_array()
+                .map_or(0, Vec::len);
+            let running = matches!(
                 execution["status"].as_str(),
                 Some("RUNNING" | "NOT_STARTED" | "PAUSED")
-            )
+            );
+            !running && applied >= operations
         })
         .await
     }
@@ -196,6 +232,7 @@ impl Client {
 
     /// Triggers one execution, sends the scenario's operations and waits for its end.
     async fn run(self, scenario: Scenario) -> Run {
+        let started = Instant::now();
         let id = {
             let _turn = self.triggers.acquire().await.expect("never closed");
             self.app.trigger("races", "judged").await
@@ -247,17 +284,22 @@ impl Client {
             }
             Scenario::CancelDuringRestart => {
                 answers.push(("stop", c.judge(&id, j, "stop").await));
-                c.ended(&id).await;
+                c.ended(&id, 0).await;
                 answers.push(("restart", c.restart(&id, j).await));
                 answers.push(("cancel", c.cancel(&id).await));
             }
         }
-        let ended = self.ended(&id).await;
+        let operations = answers
+            .iter()
+            .filter(|(name, _)| is_lifecycle_operation(name))
+            .count();
+        let ended = self.ended(&id, operations).await;
         Run {
             scenario,
             id,
             answers,
             ended,
+            took: started.elapsed(),
         }
     }
 }
@@ -275,23 +317,30 @@ async fn race(options: LocalOptions) {
     let (status, body) = app.post("/pipelines", &pipeline).await;
     assert_eq!(status, 200, "{body}");
 
-    // One scenario after the other, its executions all at once: the local orchestrator
-    // handles one batch at a time (Lambda would run one invocation per message group), so
-    // running every scenario at once would only queue them behind each other.
+    // Every scenario at once: the executions of all of them race for the orchestrator and
+    // the emulator together, which is both the harder test and the shorter run.
     let triggers = Arc::new(Semaphore::new(TRIGGERS_AT_ONCE));
-    let mut runs: Vec<Run> = Vec::new();
+    let polls = Arc::new(Semaphore::new(POLLS_AT_ONCE));
+    let mut racing = JoinSet::new();
     for scenario in SCENARIOS {
-        let scenario_started = Instant::now();
-        let mut racing = JoinSet::new();
         for _ in 0..EXECUTIONS_PER_SCENARIO {
             let client = Client {
                 app: app.clone(),
                 triggers: triggers.clone(),
+                polls: polls.clone(),
             };
             racing.spawn(client.run(scenario));
         }
-        runs.extend(racing.join_all().await);
-        eprintln!("races: {scenario:?} took {:?}", scenario_started.elapsed());
+    }
+    let runs: Vec<Run> = racing.join_all().await;
+    for scenario in SCENARIOS {
+        let took = runs
+            .iter()
+            .filter(|run| run.scenario == scenario)
+            .map(|run| run.took)
+            .max()
+            .unwrap_or_default();
+        eprintln!("races: {scenario:?}: the slowest execution took {took:?}");
     }
     for run in &runs {
         check_final_state(run);
@@ -471,17 +520,27 @@ fn check_outcome(run: &Run) {
 async fn check_machines(app: &TestApp, runs: &[Run]) {
     let stage_machine = machine_arn(app, "StageStateMachine");
     let pipeline_machine = machine_arn(app, "PipelineStateMachine");
-    let (stage_runs, pipeline_runs) =
-        support::eventually("every machine run to end", DEADLINE, || async {
-            let stage_runs = machine_runs(app, &stage_machine).await;
-            let pipeline_runs = machine_runs(app, &pipeline_machine).await;
-            let still_running = stage_runs
-                .values()
-                .chain(pipeline_runs.values())
-                .any(|status| status == "RUNNING");
-            (!still_running).then_some((stage_runs, pipeline_runs))
-        })
-        .await;
+    // Listing every run is heavy for the emulator: once a second, not support::eventually's
+    // twenty times.
+    let started = Instant::now();
+    let (stage_runs, pipeline_runs) = loop {
+        let stage_runs = machine_runs(app, &stage_machine).await;
+        let pipeline_runs = machine_runs(app, &pipeline_machine).await;
+        let still_running: Vec<&String> = stage_runs
+            .iter()
+            .chain(&pipeline_runs)
+            .filter(|(_, status)| *status == "RUNNING")
+            .map(|(name, _)| name)
+            .collect();
+        if still_running.is_empty() {
+            break (stage_runs, pipeline_runs);
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "machine runs left running: {still_running:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     for run in runs {
         for ref_id in ["1", "2", "3"] {
             let stage_id = run.stage(ref_id)["id"].as_str().unwrap();
@@ -541,13 +600,13 @@ async fn machine_runs(app: &TestApp, machine: &str) -> BTreeMap<String, String> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen green: too slow on the shared 2-core machine (see issue 20)"]
+#[ignore = "a join's report is sometimes lost after pause, judge, resume on a heavily loaded machine (issue 20): seen green, not yet reliable"]
 async fn racing_operations_take_effect_in_the_order_acknowledged() {
     race(LocalOptions::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen green: too slow on the shared 2-core machine (see issue 20)"]
+#[ignore = "a join's report is sometimes lost after pause, judge, resume on a heavily loaded machine (issue 20): seen green, not yet reliable"]
 async fn racing_operations_hold_with_every_message_delivered_twice() {
     race(LocalOptions {
         delivery: Delivery {

@@ -3,8 +3,9 @@
 //! `cloneServerGroup`, `resizeServerGroup`, `disableServerGroup`, `enableServerGroup`,
 //! `destroyServerGroup`, `rollbackServerGroup`, `findImage` and `findImageFromTags` — and
 //! the network stages `upsertSecurityGroup`, `deleteSecurityGroup`, `upsertLoadBalancer`
-//! and `deleteLoadBalancer` (`operations/network.rs`), and the cluster-wide `disableCluster`,
-//! `scaleDownCluster` and `shrinkCluster` (`operations/cluster.rs`).
+//! and `deleteLoadBalancer` (`operations/network.rs`), the cluster-wide `disableCluster`,
+//! `scaleDownCluster` and `shrinkCluster` (`operations/cluster.rs`), and
+//! `deployCloudFormation` (`operations/cloudformation.rs`).
 //!
 //! Every poll first reads the stage context into a checked request (a bad one fails the
 //! stage before any cloud call), then either acts or checks whether the cloud has reached
@@ -31,7 +32,7 @@ use gennaker_worker::{Answer, LoadedStage, Progress, StageInput, StageWorker, Ta
 const PAUSED_BACKOFF_SECONDS: u64 = 10;
 
 /// The stage types this worker runs.
-pub const STAGE_TYPES: [&str; 17] = [
+pub const STAGE_TYPES: [&str; 18] = [
     "deploy",
     "cloneServerGroup",
     "rollbackServerGroup",
@@ -49,6 +50,7 @@ pub const STAGE_TYPES: [&str; 17] = [
     "disableCluster",
     "scaleDownCluster",
     "shrinkCluster",
+    "deployCloudFormation",
 ];
 
 /// Configuration read once at cold start.

@@ -1,5 +1,6 @@
 //! One poll of one server-group stage.
 
+mod cloudformation;
 mod cluster;
 mod network;
 
@@ -42,6 +43,7 @@ impl Poll<'_> {
             "disableCluster" => self.on_cluster(ClusterOperation::Disable).await,
             "scaleDownCluster" => self.on_cluster(ClusterOperation::ScaleDown).await,
             "shrinkCluster" => self.on_cluster(ClusterOperation::Shrink).await,
+            "deployCloudFormation" => self.deploy_cloud_formation().await,
             other => Err(Stop::Failed(format!(
                 "the server-group worker does not run '{other}' stages"
             ))),

@@ -1,6 +1,6 @@
-//! Adapters over EC2, Auto Scaling and ELBv2 for one account and region: [`RegionClients`],
+//! Adapters over EC2, Auto Scaling, ELBv2 and CloudFormation for one account and region: [`RegionClients`],
 //! whose methods are split by the resource they touch (server groups, images, instances,
-//! target groups, security groups, load balancers, bake builders). They read into the
+//! target groups, security groups, load balancers, bake builders, stacks). They read into the
 //! crate's plain types and make the calls the stages need. Every mutating call is safe to
 //! repeat (a redelivered worker message runs it again).
 
@@ -10,6 +10,7 @@ mod instances;
 mod load_balancers;
 mod security_groups;
 mod server_groups;
+mod stacks;
 mod target_groups;
 
 pub use bake::{BakedImage, Builder, BuilderSpec};
@@ -121,7 +122,7 @@ impl Cloud {
     }
 }
 
-/// EC2, Auto Scaling and ELBv2 clients for one account and region.
+/// EC2, Auto Scaling, ELBv2 and CloudFormation clients for one account and region.
 #[derive(Debug, Clone)]
 pub struct RegionClients {
     pub account: String,
@@ -129,6 +130,7 @@ pub struct RegionClients {
     pub ec2: aws_sdk_ec2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 impl RegionClients {
@@ -139,6 +141,7 @@ impl RegionClients {
             ec2: aws_sdk_ec2::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            cloudformation: aws_sdk_cloudformation::Client::new(config),
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The AWS cloud provider (Spinnaker's Clouddriver): accounts, Frigga naming, capacity
 //! rules, server groups (Auto Scaling groups launched from launch templates and attached
 //! to ELBv2 target groups), dynamic targets, find-image selection, Deck's view models and
-//! bake requests (`bake`) — all pure — plus the adapters over the EC2, Auto Scaling and
-//! ELBv2 APIs (`aws`, one module per kind of resource).
+//! bake requests (`bake`), CloudFormation stage requests (`cloudformation`) — all pure —
+//! plus the adapters over the EC2, Auto Scaling, ELBv2 and CloudFormation APIs (`aws`, one
+//! module per kind of resource).
 
 pub mod accounts;
 pub mod aws;
 pub mod bake;
 pub mod cache;
 pub mod capacity;
+pub mod cloudformation;
 pub mod cluster;
 pub mod deploy;
 pub mod naming;

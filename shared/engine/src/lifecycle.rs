@@ -267,6 +267,12 @@ fn forget_previous_run(stage: &mut StageExecution) {
         "deleteLoadBalancer" => {
             context.remove("targetGroupsToDelete");
         }
+        // A restarted stack deployment submits the template (or change set) again.
+        "deployCloudFormation" => {
+            for key in ["stackId", "isChangeSetExecution", "deleteChangeSet"] {
+                context.remove(key);
+            }
+        }
         _ => {}
     }
 }

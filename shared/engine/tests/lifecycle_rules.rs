@@ -681,6 +681,33 @@ fn restarting_a_load_balancer_stage_acts_again() {
 }
 
 #[test]
+fn restarting_a_stack_deployment_submits_it_again() {
+    let execution = started(vec![stage(
+        "1",
+        &[],
+        json!({"type": "deployCloudFormation", "stackName": "orders", "isChangeSet": true}),
+    )]);
+    let finished = Event::StageFinished {
+        stage_id: stage_id("1"),
+        attempt: 1,
+        status: Terminal,
+        context: json!({"stackId": "arn:stack", "isChangeSetExecution": true})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        outputs: Default::default(),
+        now: 20,
+    };
+    let (execution, _) = apply(execution, &finished);
+    let (execution, _) = apply(execution, &restart("1", 30));
+    let context = &execution.stage_by_ref_id("1").unwrap().context;
+    for key in ["stackId", "isChangeSetExecution"] {
+        assert!(context.get(key).is_none(), "{key} is forgotten");
+    }
+    assert_eq!(context["stackName"], "orders");
+}
+
+#[test]
 fn applied_operations_are_remembered_and_only_the_latest_ones() {
     let mut execution = started(vec![stage("1", &[], json!({}))]);
     assert!(!operation_applied(&execution, "op-1"));

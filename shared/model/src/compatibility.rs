@@ -36,35 +36,57 @@ pub struct UnrunnableStage {
 }
 
 impl UnrunnableStage {
-    fn new(
+    /// `None` when Gennaker can run the stage.
+    fn of(
         position: usize,
         ref_id: &str,
         name: &str,
         stage_type: &str,
         context: &Map<String, Value>,
-    ) -> Self {
-        Self {
+    ) -> Option<Self> {
+        Some(Self {
             field: format!("stages[{position}]"),
             ref_id: ref_id.to_string(),
             name: name.to_string(),
             stage_type: stage_type.to_string(),
-            reason: format!("Gennaker cannot run stages of type '{stage_type}' yet"),
+            reason: unrunnable_reason(stage_type, context)?,
             stage_enabled: stage_enabled_expression(context).map(str::to_string),
-        }
+        })
     }
 
-    /// `2 (Deploy manifest): type 'deployManifest'`, for messages listing several stages.
+    /// `2 (Deploy manifest) of type 'deployManifest'` (or, for a stage of a type Gennaker
+    /// runs, `2 (Deploy stack): <reason>`), for messages listing several stages.
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({}) of type '{}'",
-            self.ref_id, self.name, self.stage_type
-        )
+        if is_runnable_type(&self.stage_type) {
+            format!("{} ({}): {}", self.ref_id, self.name, self.reason)
+        } else {
+            format!(
+                "{} ({}) of type '{}'",
+                self.ref_id, self.name, self.stage_type
+            )
+        }
     }
 }
 
 /// Whether Gennaker runs stages of this type (a blank type is a config error, not this).
 pub fn is_runnable_type(stage_type: &str) -> bool {
     stage_types::stage_type(stage_type).is_some()
+}
+
+/// Why Gennaker cannot run this stage: its type, or a setting of a type it runs that it
+/// does not support yet (a CloudFormation template from an artifact).
+fn unrunnable_reason(stage_type: &str, context: &Map<String, Value>) -> Option<String> {
+    if !is_runnable_type(stage_type) {
+        return Some(format!(
+            "Gennaker cannot run stages of type '{stage_type}' yet"
+        ));
+    }
+    let source = context.get("source").and_then(Value::as_str).map(str::trim);
+    (stage_type == "deployCloudFormation" && source == Some("artifact")).then(|| {
+        "Gennaker cannot fetch CloudFormation templates from artifacts yet (source: \
+         artifact); put the template in the stage (source: text, templateBody)"
+            .to_string()
+    })
 }
 
 /// Every stage of `config` whose type Gennaker cannot run, in config order.
@@ -85,11 +107,9 @@ pub fn unrunnable_stages(config: &PipelineConfig) -> Vec<UnrunnableStage> {
     positions
         .into_iter()
         .zip(config.stages())
-        .filter(|(_, stage)| {
-            !stage.stage_type.trim().is_empty() && !is_runnable_type(&stage.stage_type)
-        })
-        .map(|(position, stage)| {
-            UnrunnableStage::new(
+        .filter(|(_, stage)| !stage.stage_type.trim().is_empty())
+        .filter_map(|(position, stage)| {
+            UnrunnableStage::of(
                 position,
                 &stage.ref_id,
                 &stage.name,
@@ -107,12 +127,10 @@ pub fn blocking_stages(execution: &Execution) -> Vec<UnrunnableStage> {
         .stages
         .iter()
         .enumerate()
-        .filter(|(_, stage)| {
-            stage.parent_stage_id.is_none() && !is_runnable_type(&stage.stage_type)
-        })
+        .filter(|(_, stage)| stage.parent_stage_id.is_none())
         .filter(|(_, stage)| may_be_enabled(&stage.context, &trigger))
-        .map(|(position, stage)| {
-            UnrunnableStage::new(
+        .filter_map(|(position, stage)| {
+            UnrunnableStage::of(
                 position,
                 &stage.ref_id,
                 &stage.name,
@@ -254,6 +272,26 @@ mod tests {
             "Pipeline 'Mixed' has stages Gennaker cannot run yet: 2 (Deploy manifest) of type \
              'deployManifest', 3 (Vendor. Custom stage) of type 'Vendor. Custom stage', \
              5 (Migrate) of type 'runJob'"
+        );
+    }
+
+    #[test]
+    fn a_cloudformation_template_from_an_artifact_cannot_run_yet() {
+        let config = config(json!({"name": "Stacks", "application": "app", "stages": [
+            {"refId": "1", "type": "deployCloudFormation", "name": "From text",
+             "source": "text", "templateBody": {"Resources": {}}},
+            {"refId": "2", "type": "deployCloudFormation", "name": "From artifact",
+             "source": "artifact", "stackArtifactId": "a1", "stackArtifactAccount": "s3"}
+        ]}));
+        let found = unrunnable_stages(&config);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].ref_id, "2");
+        assert!(found[0].reason.contains("artifacts"), "{}", found[0].reason);
+        let execution = execution_of(&config, json!({}));
+        let refusal = refusal(&execution).unwrap();
+        assert!(
+            refusal.ends_with("2 (From artifact): Gennaker cannot fetch CloudFormation templates from artifacts yet (source: artifact); put the template in the stage (source: text, templateBody)"),
+            "{refusal}"
         );
     }
 

@@ -145,6 +145,11 @@ pub const SUPPORTED_STAGE_TYPES: &[StageType] = &[
         task_name: "shrinkCluster",
         implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.cluster.ShrinkClusterTask",
     },
+    StageType {
+        key: "deployCloudFormation",
+        task_name: "waitForCloudFormationCompletion",
+        implementing_class: "com.netflix.spinnaker.orca.clouddriver.tasks.providers.aws.cloudformation.WaitForCloudFormationCompletionTask",
+    },
 ];
 
 pub fn stage_type(key: &str) -> Option<&'static StageType> {

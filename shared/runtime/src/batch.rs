@@ -39,13 +39,15 @@ pub struct GroupFailure<E> {
     pub error: E,
 }
 
-/// Processes a FIFO batch one message group at a time, handing the handler all of a group's
-/// messages (in order) at once, so it can apply several messages about one thing with one
-/// read and one write. When the handler stops at a message, that message and the rest of its
-/// group are reported as failures; other groups are unaffected.
-pub async fn process_groups_in_order<F, Fut, E>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+/// Processes a FIFO batch by message group, handing the handler all of a group's messages
+/// (in order) at once, so it can apply several messages about one thing with one read and
+/// one write. Groups are independent of each other (one execution each), so they are handled
+/// at the same time, as Lambda handles different groups in parallel invocations; within a
+/// group the order holds. When the handler stops at a message, that message and the rest of
+/// its group are reported as failures; other groups are unaffected.
+pub async fn process_groups_in_order<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
-    F: FnMut(Vec<SqsMessage>) -> Fut,
+    F: Fn(Vec<SqsMessage>) -> Fut,
     Fut: Future<Output = Result<(), GroupFailure<E>>>,
     E: std::fmt::Display,
 {
@@ -57,13 +59,17 @@ where
             None => groups.push((group, vec![message])),
         }
     }
-    let mut failures = Vec::new();
-    for (_, messages) in groups {
+    let handled = groups.into_iter().map(|(_, messages)| {
         let ids: Vec<String> = messages
             .iter()
             .map(|message| message.message_id.clone().unwrap_or_default())
             .collect();
-        if let Err(GroupFailure { processed, error }) = handle(messages).await {
+        let outcome = handle(messages);
+        async move { (ids, outcome.await) }
+    });
+    let mut failures = Vec::new();
+    for (ids, outcome) in futures::future::join_all(handled).await {
+        if let Err(GroupFailure { processed, error }) = outcome {
             let failed = &ids[processed.min(ids.len())..];
             tracing::warn!(message_id = ?failed.first(), %error, "message failed; it and the later messages of its group will be retried");
             failures.extend_from_slice(failed);
@@ -153,14 +159,14 @@ mod tests {
 
     #[tokio::test]
     async fn groups_get_their_messages_together_and_fail_from_where_they_stopped() {
-        let mut seen = Vec::new();
+        let seen = std::cell::RefCell::new(Vec::new());
         let response =
             process_groups_in_order(event(&["a1", "b1", "a2", "b2", "a3", "c1"]), |messages| {
                 let ids: Vec<String> = messages
                     .into_iter()
                     .map(|m| m.message_id.unwrap())
                     .collect();
-                seen.push(ids.join(","));
+                seen.borrow_mut().push(ids.join(","));
                 let stop_at = if ids[0] == "a1" { Some(1) } else { None };
                 async move {
                     match stop_at {
@@ -173,7 +179,7 @@ mod tests {
                 }
             })
             .await;
-        assert_eq!(seen, vec!["a1,a2,a3", "b1,b2", "c1"]);
+        assert_eq!(seen.into_inner(), vec!["a1,a2,a3", "b1,b2", "c1"]);
         assert_eq!(failed(&response), vec!["a2", "a3"]);
     }
 
