@@ -100,12 +100,15 @@ impl TestApp {
         into_parts(request.send().await.expect("POST"), path).await
     }
 
-    /// A PUT without a body as `user` (cancel, pause, resume, restart).
+    /// A PUT without a body as `user` (cancel, pause, resume, restart). The user holds the
+    /// local administrator's role: these tests are about who is recorded, not who may act
+    /// (that is `authorization_matrix.rs`), and their applications are never created, which
+    /// Fiat closes to everyone else.
     pub async fn put(&self, path: &str, user: &str) -> (u16, Value) {
-        let request = self
-            .http
-            .put(self.url(path))
-            .header("authorization", self.bearer(user));
+        let request = self.http.put(self.url(path)).header(
+            "authorization",
+            self.bearer_with_roles(user, &[gennaker_local::authorizer::LOCAL_ADMIN_ROLE]),
+        );
         into_parts(request.send().await.expect("PUT"), path).await
     }
 
