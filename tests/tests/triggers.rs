@@ -343,3 +343,106 @@ async fn a_completion_event_delivered_twice_starts_one_downstream_execution() {
     assert_eq!(app.executions_of("second").await.len(), 1);
     app.stop().await;
 }
+
+/// Trigger secrets are write-only: every read shows `secretSet`, never the value, and a
+/// read-edit-save round trip keeps the stored secret working.
+#[tokio::test]
+async fn webhook_secrets_are_write_only_and_survive_a_round_trip() {
+    const CANARY: &str = "canary-3c1f9a-webhook-secret";
+    let app = TestApp::spawn().await;
+    app.create_application(APP).await;
+    let id = app
+        .save(&pipeline(
+            "guarded",
+            json!({"triggers": [{"id": "hook-1", "type": "webhook", "enabled": true,
+                "source": "guarded", "secret": CANARY}]}),
+        ))
+        .await;
+    let named = format!("/applications/{APP}/pipelineConfigs/guarded");
+    let (_, read) = app.get(&named).await;
+    assert_eq!(read["triggers"][0]["secretSet"], true, "{read}");
+    assert!(read["triggers"][0].get("secret").is_none(), "{read}");
+
+    // Read, edit, save back what was read: the secret is kept, not exposed.
+    let mut edited = read.clone();
+    edited["description"] = json!("edited without seeing the secret");
+    let (status, body) = app.post("/pipelines", &edited).await;
+    assert_eq!(status, 200, "{body}");
+    let reads = [
+        format!("/applications/{APP}/pipelineConfigs"),
+        named.clone(),
+        "/pipelineConfigs".to_string(),
+        format!("/pipelineConfigs/{id}/history"),
+    ];
+    for path in &reads {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(
+            !body.to_string().contains(CANARY),
+            "{path} shows the secret"
+        );
+    }
+    let (_, history) = app.get(&format!("/pipelineConfigs/{id}/history")).await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    let page = app
+        .http
+        .get(app.url(&format!("/ui/applications/{APP}/configs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("secretSet"), "the UI says a secret is set");
+    assert!(
+        !page.contains(CANARY),
+        "the UI config page shows the secret"
+    );
+
+    // The kept secret still verifies signatures; the execution does not carry it.
+    let body = json!({"ref": "main"});
+    let raw = body.to_string();
+    let signed_with = |secret: &str| gennaker_model::triggers::sign(secret, raw.as_bytes());
+    let old = signed_with(CANARY);
+    app.webhook("guarded", &body, &[("X-Hub-Signature-256", old.as_str())])
+        .await;
+    let started = app.executions_of("guarded").await;
+    assert_eq!(started.len(), 1);
+    let execution = app.ended(started[0]["id"].as_str().unwrap()).await;
+    assert!(!execution.to_string().contains(CANARY), "{execution}");
+
+    // An explicit new secret replaces the old one.
+    let (_, mut rotated) = app.get(&named).await;
+    rotated["triggers"][0]["secret"] = json!("rotated-secret");
+    let (status, body_text) = app.post("/pipelines", &rotated).await;
+    assert_eq!(status, 200, "{body_text}");
+    app.webhook("guarded", &body, &[("X-Hub-Signature-256", old.as_str())])
+        .await;
+    assert_eq!(
+        app.executions_of("guarded").await.len(),
+        1,
+        "old secret refused"
+    );
+    let new = signed_with("rotated-secret");
+    app.webhook("guarded", &body, &[("X-Hub-Signature-256", new.as_str())])
+        .await;
+    assert_eq!(
+        app.executions_of("guarded").await.len(),
+        2,
+        "new secret accepted"
+    );
+
+    // An empty secret removes it: unsigned deliveries start the pipeline.
+    let (_, mut cleared) = app.get(&named).await;
+    cleared["triggers"][0]["secret"] = json!("");
+    let (status, body_text) = app.post("/pipelines", &cleared).await;
+    assert_eq!(status, 200, "{body_text}");
+    let (_, read) = app.get(&named).await;
+    assert!(read["triggers"][0].get("secretSet").is_none(), "{read}");
+    app.webhook("guarded", &body, &[]).await;
+    assert_eq!(
+        app.executions_of("guarded").await.len(),
+        3,
+        "no secret left"
+    );
+    app.stop().await;
+}

@@ -13,6 +13,7 @@ pub mod launch;
 pub mod listing;
 pub mod pipeline;
 pub mod schedules;
+pub mod secrets;
 pub mod stage_types;
 mod status;
 pub mod triggers;

@@ -11,6 +11,8 @@ pub(crate) const APP_NAME: &str = "name";
 
 pub(crate) const ID_SK: &str = "ID";
 pub(crate) const HEADER_SK: &str = "HEADER";
+/// The partition key prefix of an application's items (its configs among them).
+pub(crate) const APP_PREFIX: &str = "APP#";
 pub(crate) const PIPELINE_PREFIX: &str = "PIPELINE#";
 pub(crate) const STAGE_PREFIX: &str = "STAGE#";
 pub(crate) const STRATEGY_PREFIX: &str = "STRATEGY#";
@@ -30,7 +32,7 @@ pub(crate) fn application_type_key(application: &str, kind: &str) -> String {
 }
 
 pub(crate) fn app_pk(application: &str) -> String {
-    format!("APP#{application}")
+    format!("{APP_PREFIX}{application}")
 }
 
 pub(crate) fn pipeline_sk(id: &str) -> String {

@@ -53,6 +53,11 @@ impl Store {
             .id()
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
         let current = self.read_config_by_id(kind, &id).await?;
+        // Reads never show trigger secrets, so a save that omits one keeps the stored one.
+        gennaker_model::secrets::keep_stored_secrets(
+            &mut config,
+            current.as_ref().map(|current| &current.config),
+        );
         let update_ts = stamp(&mut config, &id, current.as_ref(), user);
         let writes = self.save_writes(kind, &config, &id, current.as_ref(), update_ts)?;
         let items = writes.into_iter().map(|write| write.item).collect();

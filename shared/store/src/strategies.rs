@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::Store;
 use crate::error::{Result, sdk};
 use crate::item::{self, s};
-use crate::keys::{ConfigKind, PIPELINE_PREFIX, SK};
+use crate::keys::{APP_PREFIX, ConfigKind, PIPELINE_PREFIX, PK, SK};
 
 impl Store {
     /// Saves (upserts by id) a strategy config; as [`Store::save_pipeline`].
@@ -50,8 +50,11 @@ impl Store {
         loop {
             let output = (self.client.scan())
                 .table_name(&self.tables.pipelines)
-                .filter_expression("begins_with(#sk, :prefix)")
+                // Configs only: trigger index items share the `PIPELINE#` sort key prefix.
+                .filter_expression("begins_with(#pk, :app) AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":app", s(APP_PREFIX))
                 .expression_attribute_values(":prefix", s(PIPELINE_PREFIX))
                 .set_exclusive_start_key(start)
                 .send()

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::PipelineConfig;
 use gennaker_model::application::application_name_problem;
+use gennaker_model::secrets::redact_secrets;
 use gennaker_model::validation::{SiblingPipeline, validate_pipeline};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -275,7 +276,7 @@ pub(crate) async fn update(
         .into_iter()
         .find(|config| config.id() == Some(id))
         .unwrap_or(saved);
-    Ok(Json(stored.into_value()))
+    Ok(Json(shown(stored)))
 }
 
 pub(crate) async fn delete_by_name(
@@ -327,21 +328,20 @@ pub(crate) async fn history(
     }
     let revisions = kind.history(state, id, limit).await?;
     Ok(Json(Value::Array(
-        revisions
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
+        revisions.into_iter().map(shown).collect(),
     )))
+}
+
+/// A config as every read shows it: trigger secrets dropped, `secretSet` where one is set
+/// (see `gennaker_model::secrets`).
+pub(crate) fn shown(mut config: PipelineConfig) -> Value {
+    redact_secrets(&mut config);
+    config.into_value()
 }
 
 /// Configs as Gate lists them.
 pub(crate) fn config_list(configs: Vec<PipelineConfig>) -> Json<Value> {
-    Json(Value::Array(
-        configs
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
-    ))
+    Json(Value::Array(configs.into_iter().map(shown).collect()))
 }
 
 /// The config whose name equals `name` exactly, else Gate's 404 ("Pipeline config …" or
@@ -355,7 +355,7 @@ pub(crate) fn config_named(
     configs
         .into_iter()
         .find(|config| config.name() == Some(name))
-        .map(|config| Json(config.into_value()))
+        .map(|config| Json(shown(config)))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "{kind} config (id: {name}) not found for Application (id: {application})"

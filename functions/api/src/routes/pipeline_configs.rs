@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::routes::configs::{
-    ConfigKind, HistoryQuery, MAX_ID_LENGTH, config_list, config_named, history,
+    ConfigKind, HistoryQuery, MAX_ID_LENGTH, config_list, config_named, history, shown,
 };
 
 /// `GET /applications/{application}/pipelineConfigs`: the application's configs by `index`.
@@ -41,12 +41,7 @@ pub async fn list_all(
     let configs = access
         .readable(configs, |config| config.application().map(str::to_string))
         .await?;
-    Ok(Json(Value::Array(
-        configs
-            .into_iter()
-            .map(PipelineConfig::into_value)
-            .collect(),
-    )))
+    Ok(Json(Value::Array(configs.into_iter().map(shown).collect())))
 }
 
 /// `GET /pipelineConfigs/{id}/history?limit=20`: saved revisions, newest first.

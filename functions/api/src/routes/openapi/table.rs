@@ -1201,7 +1201,7 @@ pub(super) fn components() -> Value {
             "name": {"type": "string", "minLength": 1, "maxLength": 250},
             "index": {"description": "Position in the application's list (an integer when listed)"},
             "stages": {"type": "array", "nullable": true, "items": {"type": "object"}},
-            "triggers": {"description": "Trigger objects, stored as submitted"},
+            "triggers": {"description": "Trigger objects, stored as submitted, except that a trigger's `secret` is write-only: reads drop it and show `\"secretSet\": true`; a save without `secret` keeps the stored one (matched by trigger `id`, else by `type` and `source` at the same position), `\"secret\": \"\"` removes it"},
             "updateTs": {"type": "string"}, "lastModifiedBy": {"type": "string"}}), json!(["application", "name"])),
         "PipelineConfigList": list("PipelineConfig"),
         "AdHocPipeline": open(json!({"application": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,250}$"},
