@@ -362,6 +362,7 @@ mod tests {
             base_images: Default::default(),
             auth: Default::default(),
             fiat,
+            run_as: Default::default(),
         };
         crate::AppState::new(&sdk, config)
     }
