@@ -20,20 +20,6 @@ fn accounts() -> String {
     .to_string()
 }
 
-async fn as_user(app: &TestApp, token: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .request(method, app.url(path))
-        .header("authorization", token)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn authorized(credentials: &Value, name: &str) -> Value {
     credentials
         .as_array()
@@ -60,13 +46,24 @@ async fn a_deploy_to_an_account_its_starter_may_not_write_ends_before_any_aws_ca
     let ops = app.bearer_with_roles("omar", &["ops"]);
 
     // `authorized` and `allowedAccounts` follow each user's WRITE.
-    let (status, listed) = as_user(&app, &dev, reqwest::Method::GET, "/credentials").await;
+    let (status, listed) = app
+        .as_user(&dev, reqwest::Method::GET, "/credentials", None)
+        .await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(authorized(&listed, "prod"), json!(false), "{listed}");
     assert_eq!(authorized(&listed, "default"), json!(true), "{listed}");
-    let (_, listed) = as_user(&app, &ops, reqwest::Method::GET, "/credentials?expand=true").await;
+    let (_, listed) = app
+        .as_user(
+            &ops,
+            reqwest::Method::GET,
+            "/credentials?expand=true",
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(authorized(&listed, "prod"), json!(true), "{listed}");
-    let (_, user) = as_user(&app, &dev, reqwest::Method::GET, "/auth/user").await;
+    let (_, user) = app
+        .as_user(&dev, reqwest::Method::GET, "/auth/user", None)
+        .await;
     assert_eq!(user["allowedAccounts"], json!(["default"]), "{user}");
 
     // The application is open to everyone; the account is not.
@@ -81,8 +78,14 @@ async fn a_deploy_to_an_account_its_starter_may_not_write_ends_before_any_aws_ca
     assert_eq!(status, 200, "{body}");
 
     // dev may READ prod, not WRITE it: the run records that and stops before AWS.
-    let (status, started) =
-        as_user(&app, &dev, reqwest::Method::POST, "/pipelines/shop/to-prod").await;
+    let (status, started) = app
+        .as_user(
+            &dev,
+            reqwest::Method::POST,
+            "/pipelines/shop/to-prod",
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(status, 202, "{started}");
     let id = started["ref"]
         .as_str()
@@ -109,8 +112,14 @@ async fn a_deploy_to_an_account_its_starter_may_not_write_ends_before_any_aws_ca
     assert_eq!(cloud.launch_template_count().await, 0, "no launch template");
 
     // ops may WRITE prod: the same pipeline deploys.
-    let (status, started) =
-        as_user(&app, &ops, reqwest::Method::POST, "/pipelines/shop/to-prod").await;
+    let (status, started) = app
+        .as_user(
+            &ops,
+            reqwest::Method::POST,
+            "/pipelines/shop/to-prod",
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(status, 202, "{started}");
     let id = started["ref"]
         .as_str()

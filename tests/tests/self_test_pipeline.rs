@@ -115,7 +115,7 @@ async fn the_self_test_pipeline_runs_once_per_scheduled_time_and_succeeds() {
         .unwrap()
         .ref_value
         .clone();
-    drained(&app, &queue_url).await;
+    app.drained(&queue_url).await;
     assert_eq!(
         app.executions_named(APPLICATION, "Self-test").await.len(),
         1
@@ -131,28 +131,4 @@ async fn history_length(app: &TestApp, id: &str) -> usize {
     let (status, history) = app.get(&format!("/pipelineConfigs/{id}/history")).await;
     assert_eq!(status, 200, "{history}");
     history.as_array().map_or(0, Vec::len)
-}
-
-/// Waits until the queue holds no message, visible or in flight.
-async fn drained(app: &TestApp, queue_url: &str) {
-    let sqs = aws_sdk_sqs::Client::new(&app.running.sdk);
-    eventually("the queue to drain", Duration::from_secs(20), || async {
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let count = |name: &str| -> u64 {
-            attributes
-                .attributes()
-                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::from(name)))
-                .map_or(0, |v| v.parse().unwrap_or(0))
-        };
-        let waiting =
-            count("ApproximateNumberOfMessages") + count("ApproximateNumberOfMessagesNotVisible");
-        (waiting == 0).then_some(())
-    })
-    .await;
 }

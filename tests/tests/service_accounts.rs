@@ -41,27 +41,6 @@ fn webhook(run_as_user: Option<&str>) -> Value {
     trigger
 }
 
-async fn as_user(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .header("authorization", token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn config_names(app: &TestApp) -> Vec<String> {
     let (status, configs) = app
         .get(&format!("/applications/{APP}/pipelineConfigs"))
@@ -116,7 +95,9 @@ async fn triggers_run_as_service_accounts_their_savers_may_use_and_only_with_exe
             "may not grant roles they do not hold to a pipeline (roles: deployers)",
         ),
     ] {
-        let (status, body) = as_user(&app, &sam, post.clone(), "/pipelines", Some(&config)).await;
+        let (status, body) = app
+            .as_user(&sam, post.clone(), "/pipelines", Some(&config))
+            .await;
         assert_eq!(status, 403, "{config}: {body}");
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{message}");
@@ -141,7 +122,9 @@ async fn triggers_run_as_service_accounts_their_savers_may_use_and_only_with_exe
             )
             .collect(),
     ] {
-        let (status, body) = as_user(&app, &sam, post.clone(), "/pipelines", Some(&config)).await;
+        let (status, body) = app
+            .as_user(&sam, post.clone(), "/pipelines", Some(&config))
+            .await;
         assert_eq!(status, 200, "{config}: {body}");
     }
     let (status, body) = app
@@ -166,7 +149,9 @@ async fn triggers_run_as_service_accounts_their_savers_may_use_and_only_with_exe
 
     // Deck's picker: what sam may use; for the application, only accounts that may run it.
     let get = reqwest::Method::GET;
-    let (_, listed) = as_user(&app, &sam, get.clone(), "/auth/user/serviceAccounts", None).await;
+    let (_, listed) = app
+        .as_user(&sam, get.clone(), "/auth/user/serviceAccounts", None)
+        .await;
     assert_eq!(listed, json!(["shop-runner"]));
     let (_, listed) = app.get("/auth/user/serviceAccounts").await;
     assert_eq!(listed, json!(["shop-runner", "deploy-bot"]));

@@ -65,6 +65,28 @@ impl TestApp {
         format!("Bearer {}", self.running.token(user, roles))
     }
 
+    /// A request with `authorization` (a [`TestApp::bearer_with_roles`] value) and, if
+    /// given, a JSON body; the status and the JSON answer (null when it is not JSON).
+    pub async fn as_user(
+        &self,
+        authorization: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = (self.http)
+            .request(method, self.url(path))
+            .header("authorization", authorization);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `Authorization` value for `user` (no roles).
     pub fn bearer(&self, user: &str) -> String {
         self.bearer_with_roles(user, &[])
