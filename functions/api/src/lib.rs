@@ -38,6 +38,8 @@ pub struct ApiConfig {
     pub auth: identity::AuthSettings,
     /// Fiat's switches (unknown applications, restricted creation).
     pub fiat: gennaker_auth::Settings,
+    /// `PRECONFIGURED_WEBHOOKS`: the preconfigured webhook stage types.
+    pub preconfigured_webhooks: gennaker_model::preconfigured::PreconfiguredWebhooks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,8 @@ pub enum ApiConfigError {
     Missing(#[from] MissingVariable),
     #[error("{0}")]
     BaseImages(#[from] gennaker_cloud::bake::BaseImagesError),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 impl ApiConfig {
@@ -68,6 +72,10 @@ impl ApiConfig {
             )?,
             auth: identity::AuthSettings::from_env(env),
             fiat: access::settings_from_env(env),
+            preconfigured_webhooks: gennaker_model::preconfigured::PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(ApiConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -113,7 +121,8 @@ impl AppState {
                 step_functions.clone(),
                 config.pipeline_state_machine_arn,
                 execution_ttl_seconds,
-            ),
+            )
+            .with_preconfigured_webhooks(config.preconfigured_webhooks),
             store,
             step_functions,
             orchestration_queue: OrchestrationQueue::new(

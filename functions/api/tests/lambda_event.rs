@@ -24,6 +24,7 @@ async fn answer(name: &str, auth: AuthSettings) -> (u16, serde_json::Value) {
         base_images: Default::default(),
         auth,
         fiat: Default::default(),
+        preconfigured_webhooks: Default::default(),
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

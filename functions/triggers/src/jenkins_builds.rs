@@ -26,6 +26,8 @@ pub enum PollerConfigError {
     Masters(#[from] MastersConfigError),
     #[error("{0}")]
     Rules(#[from] RulesConfigError),
+    #[error("{0}")]
+    Triggers(#[from] crate::TriggersConfigError),
 }
 
 /// The poller's configuration: the triggers function's, plus the Jenkins masters

@@ -19,6 +19,7 @@ use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_launch::{LaunchError, Launcher};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, MissingParameter, build_execution, resolve_trigger};
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_model::schedules::{
     CRON, CronFire, ScheduledMessage, SelfTestMessage, SelfTestRun, cron_triggers,
 };
@@ -45,15 +46,29 @@ pub struct TriggersConfig {
     pub executions_table: String,
     pub pipeline_state_machine_arn: String,
     pub execution_retention_days: i64,
+    /// `PRECONFIGURED_WEBHOOKS`: stage types that run as webhook stages.
+    pub preconfigured_webhooks: PreconfiguredWebhooks,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggersConfigError {
+    #[error("{0}")]
+    Missing(#[from] MissingVariable),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 impl TriggersConfig {
-    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, TriggersConfigError> {
         Ok(Self {
             pipelines_table: env.required("PIPELINES_TABLE")?,
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipeline_state_machine_arn: env.required("PIPELINE_STATE_MACHINE_ARN")?,
             execution_retention_days: env.execution_retention_days(),
+            preconfigured_webhooks: PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(TriggersConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -83,7 +98,8 @@ impl PipelineTriggers {
                 StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
                 config.pipeline_state_machine_arn,
                 config.execution_retention_days * 24 * 3600,
-            ),
+            )
+            .with_preconfigured_webhooks(config.preconfigured_webhooks),
             store,
         }
     }
