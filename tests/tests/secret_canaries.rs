@@ -8,6 +8,7 @@
 //!   receiver playing Slack's `chat.postMessage`;
 //! * a webhook trigger's `secret`, which signs the delivery that starts the pipeline (HMAC);
 //! * a bearer token written into a webhook stage's `customHeaders`;
+//! * a preconfigured webhook's header secret (Secrets Manager), sent by a stage of that type;
 //! * the caller's own bearer token (a JWT of the local issuer) on every API request.
 //!
 //! Then the test fails if a canary appears in local mode's whole log output (every tracing
@@ -42,6 +43,7 @@ const APP: &str = "canaries";
 const PIPELINE: &str = "everything";
 const JENKINS_SECRET: &str = "canaries/jenkins/ci";
 const SLACK_SECRET: &str = "canaries/slack/bot";
+const HOOK_SECRET: &str = "canaries/webhooks/deploys";
 
 /// Everything the process logs (tracing at debug and below, and the console lines).
 fn log() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -81,6 +83,7 @@ enum Kind {
     SlackToken,
     TriggerSecret,
     LiteralStageHeader,
+    PreconfiguredHeader,
     CallerToken,
 }
 
@@ -318,6 +321,16 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
     let target = WebhookTarget::start().await;
     let masters = json!([{"name": "ci", "address": jenkins.base, "username": fake_jenkins::USER,
                           "apiTokenSecret": JENKINS_SECRET}]);
+    let preconfigured = json!([{
+        "type": "announceDeploy", "label": "Announce a deploy",
+        "url": target.url("/flaky/announce-${parameterValues['service']}"), "method": "POST",
+        "customHeaders": {"Authorization": {"secret": HOOK_SECRET, "prefix": "Bearer "},
+                          "X-Team": "platform"},
+        "payload": {"service": "${parameterValues['service']}",
+                    "version": "${parameterValues['version']}"},
+        "parameters": [{"name": "service", "label": "Service"},
+                       {"name": "version", "defaultValue": "1.0"}],
+    }]);
     let parameters = [
         ("JenkinsMasters", masters.to_string()),
         ("AllowedUrlPrefixes", target.prefix()),
@@ -325,6 +338,7 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
         ("SlackBotTokenSecret", SLACK_SECRET.to_string()),
         ("UiBaseUrl", "https://deck.example.com".to_string()),
         ("StagePollSeconds", "1".to_string()),
+        ("PreconfiguredWebhooks", preconfigured.to_string()),
     ];
     let app = TestApp::spawn_with(LocalOptions {
         parameters: parameters
@@ -342,6 +356,7 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
     .await;
 
     let slack_token = format!("xoxb-{}", canary_value("slack"));
+    let hook_token = canary_value("preconfigured");
     let secrets = aws_sdk_secretsmanager::Client::new(&app.running.sdk);
     for (name, value) in [
         (
@@ -349,6 +364,7 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
             json!({"apiToken": jenkins_token}).to_string(),
         ),
         (SLACK_SECRET, slack_token.clone()),
+        (HOOK_SECRET, hook_token.clone()),
     ] {
         secrets
             .create_secret()
@@ -370,6 +386,7 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
         Canary::new(Kind::SlackToken, slack_token.clone()),
         Canary::new(Kind::TriggerSecret, trigger_secret.clone()),
         Canary::new(Kind::LiteralStageHeader, header_token.clone()),
+        Canary::new(Kind::PreconfiguredHeader, hook_token.clone()),
         Canary::new(
             Kind::CallerToken,
             jwt.trim_start_matches("Bearer ").to_string(),
@@ -408,6 +425,8 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
              "url": target.url("/flaky/deploy"), "method": "POST",
              "customHeaders": {"Authorization": format!("Bearer {header_token}")},
              "payload": {"service": "canaries"}},
+            {"refId": "3", "requisiteStageRefIds": ["2"], "type": "announceDeploy",
+             "name": "Announce", "parameterValues": {"service": "shop"}},
         ],
     });
     caller.post("/pipelines", &pipeline).await;
@@ -471,6 +490,20 @@ async fn no_secret_reaches_a_log_line_a_stored_item_or_a_read() {
             format!("Bearer {header_token}")
         );
     }
+    let announced = target.received("/flaky/announce-shop");
+    assert_eq!(announced.len(), 2, "the preconfigured webhook was called");
+    for call in &announced {
+        assert_eq!(
+            call.headers["authorization"],
+            format!("Bearer {hook_token}")
+        );
+        assert_eq!(call.headers["x-team"], "platform");
+        let body: Value = serde_json::from_str(&call.body).unwrap();
+        assert_eq!(body, json!({"service": "shop", "version": "1.0"}));
+    }
+    let listed = caller.get_json("/webhooks/preconfigured").await;
+    assert_eq!(listed[0]["type"], "announceDeploy", "{listed}");
+    assert_eq!(listed[0]["parameters"][0]["name"], "service", "{listed}");
     let slack = eventually("two Slack messages", Duration::from_secs(30), || async {
         let posted = target.received("/flaky/chat.postMessage");
         (posted.len() >= 2).then_some(posted)

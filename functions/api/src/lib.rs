@@ -40,6 +40,8 @@ pub struct ApiConfig {
     pub fiat: gennaker_auth::Settings,
     /// Service accounts and who webhook triggers fire as (`SERVICE_ACCOUNTS`).
     pub run_as: gennaker_launch::run_as::RunAs,
+    /// `PRECONFIGURED_WEBHOOKS`: the preconfigured webhook stage types.
+    pub preconfigured_webhooks: gennaker_model::preconfigured::PreconfiguredWebhooks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub enum ApiConfigError {
     BaseImages(#[from] gennaker_cloud::bake::BaseImagesError),
     #[error("{0}")]
     ServiceAccounts(String),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 impl ApiConfig {
@@ -74,6 +78,10 @@ impl ApiConfig {
             fiat: access::settings_from_env(env),
             run_as: gennaker_launch::run_as::RunAs::from_lookup(|name| env.optional(name))
                 .map_err(ApiConfigError::ServiceAccounts)?,
+            preconfigured_webhooks: gennaker_model::preconfigured::PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(ApiConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -120,7 +128,8 @@ impl AppState {
                 step_functions.clone(),
                 config.pipeline_state_machine_arn,
                 execution_ttl_seconds,
-            ),
+            )
+            .with_preconfigured_webhooks(config.preconfigured_webhooks),
             store,
             step_functions,
             orchestration_queue: OrchestrationQueue::new(

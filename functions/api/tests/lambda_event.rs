@@ -25,6 +25,7 @@ async fn answer(name: &str, auth: AuthSettings) -> (u16, serde_json::Value) {
         auth,
         fiat: Default::default(),
         run_as: Default::default(),
+        preconfigured_webhooks: Default::default(),
     };
     let response = router(AppState::new(&sdk, config))
         .oneshot(request)

@@ -169,7 +169,7 @@ impl Orchestrator {
             new_id,
         );
         // The parent stage fails with the reason; nothing of the child is written or run.
-        if let Some(reason) = gennaker_model::compatibility::refusal(&child) {
+        if let Some(reason) = self.launcher.refusal(&child) {
             return Ok(Err(Refused(reason)));
         }
         self.launcher.launch(&child).await?;

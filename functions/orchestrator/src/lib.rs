@@ -25,6 +25,7 @@ use gennaker_launch::Launcher;
 use gennaker_model::concurrency::Admission;
 use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_model::{Execution, ExecutionStatus};
 use gennaker_protocol::{CancelNotice, PipelineOutcome, WorkerMessage};
 use gennaker_runtime::batch::{GroupFailure, parse_body, process_groups_in_order};
@@ -90,6 +91,16 @@ pub struct OrchestratorConfig {
     /// Stage type -> worker queue that gets a cancel notice when a running stage of that
     /// type is canceled (`WEBHOOK_QUEUE_URL`, `JENKINS_QUEUE_URL`, `BAKE_QUEUE_URL`).
     pub cancel_queues: BTreeMap<String, String>,
+    /// `PRECONFIGURED_WEBHOOKS`: stage types that run as webhook stages.
+    pub preconfigured_webhooks: PreconfiguredWebhooks,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorConfigError {
+    #[error("{0}")]
+    Missing(#[from] MissingVariable),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 /// Environment variables naming the worker queues that take cancel notices.
@@ -100,7 +111,7 @@ const CANCEL_QUEUE_VARIABLES: [(&str, &str); 3] = [
 ];
 
 impl OrchestratorConfig {
-    pub fn from_env(env: &FunctionEnv) -> Result<Self, MissingVariable> {
+    pub fn from_env(env: &FunctionEnv) -> Result<Self, OrchestratorConfigError> {
         Ok(Self {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             pipelines_table: env.required("PIPELINES_TABLE")?,
@@ -119,6 +130,10 @@ impl OrchestratorConfig {
                     Some((stage_type.to_string(), env.optional(variable)?))
                 })
                 .collect(),
+            preconfigured_webhooks: PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(OrchestratorConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -154,7 +169,8 @@ impl Orchestrator {
                 step_functions.clone(),
                 config.pipeline_state_machine_arn.clone(),
                 config.execution_retention_days * 24 * 3600,
-            ),
+            )
+            .with_preconfigured_webhooks(config.preconfigured_webhooks),
             pipeline_state_machine_arn: config.pipeline_state_machine_arn,
             store,
             step_functions,
@@ -507,7 +523,12 @@ impl Orchestrator {
         let Some(stage) = execution.stage(stage_id) else {
             return Ok(());
         };
-        if !self.cancel_queues.has(&stage.stage_type) {
+        // A preconfigured webhook stage's notice goes to the webhook worker.
+        let route = self
+            .launcher
+            .preconfigured_webhooks()
+            .route(&stage.stage_type);
+        if !self.cancel_queues.has(route) {
             return Ok(());
         }
         let notice = CancelNotice {
@@ -518,7 +539,7 @@ impl Orchestrator {
             context: stage.context.clone(),
         };
         self.cancel_queues
-            .send(&stage.stage_type, &WorkerMessage::Cancel { cancel: notice })
+            .send(route, &WorkerMessage::Cancel { cancel: notice })
             .await?;
         Ok(())
     }
@@ -568,7 +589,13 @@ impl Orchestrator {
             OrchestratorError::BadMessage(format!("engine asked to start unknown stage {stage_id}"))
         })?;
         let name = stage_machine_name(&execution.id, stage_id, attempt);
-        let input = stage_input::for_stage(execution, stage, self.window_zone, now_millis());
+        let input = stage_input::for_stage(
+            execution,
+            stage,
+            self.window_zone,
+            now_millis(),
+            self.launcher.preconfigured_webhooks(),
+        );
         tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
         self.step_functions
             .start_execution(&self.stage_state_machine_arn, &name, &input)

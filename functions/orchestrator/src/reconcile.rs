@@ -135,7 +135,13 @@ impl Orchestrator {
     ) -> Result<(), OrchestratorError> {
         tracing::warn!(execution_id = %execution.id, stage_id = %stage.id, run = name,
             "a running stage has no live state machine run; running it again");
-        let input = stage_input::for_stage(execution, stage, self.window_zone, now_millis());
+        let input = stage_input::for_stage(
+            execution,
+            stage,
+            self.window_zone,
+            now_millis(),
+            self.launcher.preconfigured_webhooks(),
+        );
         self.step_functions
             .start_execution(&self.stage_state_machine_arn, name, &input)
             .await?;

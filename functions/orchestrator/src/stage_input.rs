@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use chrono_tz::Tz;
 use gennaker_model::execution_window::{ExecutionWindow, iso8601};
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_model::{Execution, StageExecution};
 use gennaker_protocol::StageInput;
 use serde_json::Value;
@@ -17,6 +18,7 @@ pub fn for_stage(
     stage: &StageExecution,
     window_zone: Tz,
     now: i64,
+    preconfigured: &PreconfiguredWebhooks,
 ) -> StageInput {
     let mut context = stage.context.clone();
     // Deploy stages take their image from an upstream bake or find-image (Orca's
@@ -35,7 +37,9 @@ pub fn for_stage(
         stage_id: stage.id.clone(),
         ref_id: stage.ref_id.clone(),
         attempt: stage.attempt,
-        stage_type: stage.stage_type.clone(),
+        // The stage machine routes a preconfigured webhook's stage to the webhook worker,
+        // which reads the stage's own type from its stored stage.
+        stage_type: preconfigured.route(&stage.stage_type).to_string(),
         name: stage.name.clone(),
         wait_seconds: wait_seconds(stage),
         timeout_seconds: Some(timeout_seconds(stage)),

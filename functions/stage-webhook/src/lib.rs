@@ -2,11 +2,21 @@
 //! polls a status URL until the status says the work is done; on cancel it calls
 //! `cancelEndpoint`. Every URL goes through the outbound rules (no metadata endpoint, no
 //! private ranges unless configured). The stage ends with the response in `context.webhook`.
+//!
+//! A stage whose type is a preconfigured webhook (`PRECONFIGURED_WEBHOOKS`, see
+//! `gennaker_model::preconfigured`) runs with the operator's fields instead of its own; the
+//! headers the operator keeps in Secrets Manager are read here, when the call is made, and
+//! are never written into the stage.
 
 pub mod webhook;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use gennaker_env::{FunctionEnv, MissingVariable};
 use gennaker_model::ExecutionStatus;
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_outbound::{Outbound, OutboundError, OutboundResponse, RulesConfigError, UrlRules};
 use gennaker_runtime::step_functions::StepFunctions;
 use gennaker_store::{LoadedStage, Store, Tables};
@@ -28,6 +38,8 @@ pub enum ConfigError {
     Rules(#[from] RulesConfigError),
     #[error("POLL_SECONDS: '{0}' is not a number of seconds")]
     PollSeconds(String),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 /// Configuration read once at cold start.
@@ -38,6 +50,8 @@ pub struct WebhookConfig {
     pub rules: UrlRules,
     /// `POLL_SECONDS`: seconds between status polls (default 10).
     pub poll_seconds: u64,
+    /// `PRECONFIGURED_WEBHOOKS`: the operator's webhook stage types.
+    pub preconfigured: PreconfiguredWebhooks,
 }
 
 impl WebhookConfig {
@@ -46,6 +60,10 @@ impl WebhookConfig {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             rules: UrlRules::from_env(env)?,
             poll_seconds: poll_seconds(env)?,
+            preconfigured: PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(ConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -66,6 +84,67 @@ pub struct WebhookWorker {
     progress: Progress,
     outbound: Outbound,
     poll_seconds: u64,
+    preconfigured: Arc<PreconfiguredWebhooks>,
+    secrets: HeaderSecrets,
+}
+
+/// A header read from Secrets Manager: (header name, secret id, prefix).
+type SecretHeader = (String, String, String);
+
+/// How long a header secret is used before it is read again.
+const SECRET_CACHE: Duration = Duration::from_secs(300);
+
+/// Preconfigured webhooks' header secrets, read on use and kept for five minutes.
+#[derive(Clone)]
+struct HeaderSecrets {
+    client: aws_sdk_secretsmanager::Client,
+    cache: Arc<Mutex<BTreeMap<String, (String, Instant)>>>,
+}
+
+impl HeaderSecrets {
+    /// The headers' values; `Err` names the header whose secret could not be read (never a
+    /// value).
+    async fn resolve(&self, headers: &[SecretHeader]) -> Result<Vec<(String, String)>, String> {
+        let mut resolved = Vec::new();
+        for (name, id, prefix) in headers {
+            let value = self.read(id).await.map_err(|detail| {
+                format!("reading the secret of the {name} header failed: {detail}")
+            })?;
+            resolved.push((name.clone(), format!("{prefix}{value}")));
+        }
+        Ok(resolved)
+    }
+
+    async fn read(&self, id: &str) -> Result<String, String> {
+        if let Some((value, read)) = self.cache.lock().expect("cache lock").get(id)
+            && read.elapsed() < SECRET_CACHE
+        {
+            return Ok(value.clone());
+        }
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|error| {
+                error
+                    .as_service_error()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| error.to_string())
+            })?;
+        let value = output
+            .secret_string()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or("the secret has no text value")?
+            .to_string();
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(id.to_string(), (value.clone(), Instant::now()));
+        Ok(value)
+    }
 }
 
 impl StageWorker for WebhookWorker {
@@ -97,7 +176,25 @@ impl StageWorker for WebhookWorker {
     }
 
     async fn step(&self, task: &Task, loaded: LoadedStage) -> Result<Option<Answer>, WorkerError> {
-        self.poll(&task.stage, loaded).await.map(Some)
+        // The stage machine knows a preconfigured webhook's stage as `webhook`; its stored
+        // stage has the operator's type.
+        let stage_type = loaded.stage.stage_type.clone();
+        if stage_type == "webhook" {
+            return self.poll(&task.stage, loaded, &[]).await.map(Some);
+        }
+        let Some(hook) = self.preconfigured.get(&stage_type) else {
+            let error = format!("no preconfigured webhook has the type '{stage_type}'");
+            return Ok(Some(terminal(error, Map::new())));
+        };
+        let resolved = match hook.resolve(&task.stage.context) {
+            Ok(resolved) => resolved,
+            Err(error) => return Ok(Some(terminal(error, Map::new()))),
+        };
+        let mut input = task.stage.clone();
+        input.context = resolved.context;
+        self.poll(&input, loaded, &resolved.secret_headers)
+            .await
+            .map(Some)
     }
 
     async fn cancel(&self, notice: CancelNotice) -> Result<(), WorkerError> {
@@ -133,20 +230,37 @@ impl WebhookWorker {
             ),
             outbound: Outbound::new(config.rules),
             poll_seconds: config.poll_seconds,
+            preconfigured: Arc::new(config.preconfigured),
+            secrets: HeaderSecrets {
+                client: aws_sdk_secretsmanager::Client::new(sdk),
+                cache: Arc::default(),
+            },
         }
     }
 
-    /// One poll: create the webhook, or check its status.
-    async fn poll(&self, input: &StageInput, loaded: LoadedStage) -> Result<Answer, WorkerError> {
+    /// One poll: create the webhook, or check its status. `secret` headers are read from
+    /// Secrets Manager and sent, never recorded.
+    async fn poll(
+        &self,
+        input: &StageInput,
+        loaded: LoadedStage,
+        secret: &[SecretHeader],
+    ) -> Result<Answer, WorkerError> {
         let webhook = recorded_webhook(input, &loaded);
-        if let Some(endpoint) = webhook.get("statusEndpoint").and_then(Value::as_str) {
-            return Ok(self.monitor(input, endpoint.to_string(), webhook).await);
-        }
         if webhook.get("sent") == Some(&json!(true)) {
             // A redelivery of the poll that sent a fire-and-forget webhook: never twice.
             return Ok(finish(ExecutionStatus::Succeeded, None, webhook));
         }
-        self.create(input, loaded, webhook).await
+        let extra = match self.secrets.resolve(secret).await {
+            Ok(extra) => extra,
+            Err(error) => return Ok(terminal(error, webhook)),
+        };
+        if let Some(endpoint) = webhook.get("statusEndpoint").and_then(Value::as_str) {
+            return Ok(self
+                .monitor(input, endpoint.to_string(), webhook, &extra)
+                .await);
+        }
+        self.create(input, loaded, webhook, &extra).await
     }
 
     async fn create(
@@ -154,6 +268,7 @@ impl WebhookWorker {
         input: &StageInput,
         loaded: LoadedStage,
         previous: Map<String, Value>,
+        extra: &[(String, String)],
     ) -> Result<Answer, WorkerError> {
         let config = &input.context;
         let call = match webhook::create_call(config) {
@@ -165,7 +280,7 @@ impl WebhookWorker {
             .and_then(Value::as_u64)
             .unwrap_or(0) as u32
             + 1;
-        let response = match self.send(&call).await {
+        let response = match self.send(&call, extra).await {
             Ok(response) => response,
             Err(error) if error.is_retryable() => {
                 let mut webhook = Map::new();
@@ -255,6 +370,7 @@ impl WebhookWorker {
         input: &StageInput,
         endpoint: String,
         mut webhook: Map<String, Value>,
+        extra: &[(String, String)],
     ) -> Answer {
         let config = &input.context;
         let call = match webhook::monitor_call(config, &endpoint) {
@@ -266,7 +382,7 @@ impl WebhookWorker {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let next = match self.send(&call).await {
+        let next = match self.send(&call, extra).await {
             Ok(response) => {
                 monitor.remove("error");
                 webhook::after_monitor(config, &response, &mut monitor)
@@ -313,7 +429,8 @@ impl WebhookWorker {
         let Some(context) = self.progress.cancel_to_handle(&notice).await? else {
             return Ok(());
         };
-        if context.contains_key("webhook") {
+        // Preconfigured webhooks offer no cancel endpoint; the stage's own fields do not count.
+        if context.contains_key("webhook") && notice.stage_type == "webhook" {
             self.call_cancel_endpoint(&context).await?;
         }
         self.progress.cancel_handled(&notice).await
@@ -329,7 +446,7 @@ impl WebhookWorker {
                 return Ok(());
             }
         };
-        match self.send(&call).await {
+        match self.send(&call, &[]).await {
             Ok(response) => {
                 tracing::info!(status = response.status, "called the cancel endpoint");
                 Ok(())
@@ -344,9 +461,15 @@ impl WebhookWorker {
         }
     }
 
-    async fn send(&self, call: &Call) -> Result<OutboundResponse, OutboundError> {
+    /// Sends `call` with the `extra` headers (read from secrets, never part of the call's
+    /// recorded context).
+    async fn send(
+        &self,
+        call: &Call,
+        extra: &[(String, String)],
+    ) -> Result<OutboundResponse, OutboundError> {
         let mut request = self.outbound.request(call.method.clone(), &call.url)?;
-        for (name, value) in &call.headers {
+        for (name, value) in call.headers.iter().chain(extra) {
             request = request.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &call.body {

@@ -20,6 +20,7 @@ use gennaker_launch::run_as::RunAs;
 use gennaker_launch::{LaunchError, Launcher};
 use gennaker_model::json::{now_millis, str_field};
 use gennaker_model::launch::{Caller, MissingParameter, build_execution, resolve_trigger};
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_model::schedules::{
     CRON, CronFire, ScheduledMessage, SelfTestMessage, SelfTestRun, cron_triggers,
 };
@@ -49,6 +50,8 @@ pub struct TriggersConfig {
     pub execution_retention_days: i64,
     /// Who triggers fire as: service accounts, cloud accounts, admin roles, Fiat's switches.
     pub run_as: RunAs,
+    /// `PRECONFIGURED_WEBHOOKS`: stage types that run as webhook stages.
+    pub preconfigured_webhooks: PreconfiguredWebhooks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub enum TriggersConfigError {
     Missing(#[from] MissingVariable),
     #[error("{0}")]
     ServiceAccounts(String),
+    #[error("{0}")]
+    PreconfiguredWebhooks(String),
 }
 
 impl TriggersConfig {
@@ -69,6 +74,10 @@ impl TriggersConfig {
             execution_retention_days: env.execution_retention_days(),
             run_as: RunAs::from_lookup(|name| env.optional(name))
                 .map_err(TriggersConfigError::ServiceAccounts)?,
+            preconfigured_webhooks: PreconfiguredWebhooks::parse(
+                env.optional("PRECONFIGURED_WEBHOOKS").as_deref(),
+            )
+            .map_err(TriggersConfigError::PreconfiguredWebhooks)?,
         })
     }
 }
@@ -99,7 +108,8 @@ impl PipelineTriggers {
                 StepFunctions::new(aws_sdk_sfn::Client::new(sdk)),
                 config.pipeline_state_machine_arn,
                 config.execution_retention_days * 24 * 3600,
-            ),
+            )
+            .with_preconfigured_webhooks(config.preconfigured_webhooks),
             store,
             run_as: std::sync::Arc::new(config.run_as),
         }

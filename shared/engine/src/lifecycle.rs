@@ -217,7 +217,9 @@ fn forget_previous_run(stage: &mut StageExecution) {
             context.remove("buildNumber");
             context.remove("queuedBuild");
         }
-        "webhook" => {
+        // A preconfigured webhook stage has a type of the operator's (the only types not
+        // built in that run): it keeps the same progress.
+        other if other == "webhook" || gennaker_model::stage_types::stage_type(other).is_none() => {
             context.remove("webhook");
             context.remove("statusEndpoint");
         }

@@ -12,11 +12,15 @@
 //! An execution with a stage Gennaker cannot run (and that may be enabled) is not started:
 //! it is recorded TERMINAL at once with the reason, as Orca records a start that fails, and
 //! no stage of it runs. Paths that answer a caller (the API's manual trigger, a pipeline
-//! stage) check [`gennaker_model::compatibility::refusal`] first to answer with it.
+//! stage) check [`Launcher::refusal`] first to answer with it. The types of the configured
+//! preconfigured webhooks ([`Launcher::with_preconfigured_webhooks`]) run.
+
+use std::sync::Arc;
 
 pub mod run_as;
 
 use gennaker_model::Execution;
+use gennaker_model::preconfigured::PreconfiguredWebhooks;
 use gennaker_protocol::PipelineMachineInput;
 use gennaker_runtime::step_functions::{StepFunctions, StepFunctionsError};
 use gennaker_store::{Store, StoreError};
@@ -57,6 +61,7 @@ pub struct Launcher {
     step_functions: StepFunctions,
     pipeline_state_machine_arn: String,
     execution_ttl_seconds: i64,
+    preconfigured: Arc<PreconfiguredWebhooks>,
 }
 
 impl Launcher {
@@ -71,13 +76,29 @@ impl Launcher {
             step_functions,
             pipeline_state_machine_arn,
             execution_ttl_seconds,
+            preconfigured: Arc::default(),
         }
+    }
+
+    /// The preconfigured webhook stage types (`PRECONFIGURED_WEBHOOKS`), which run.
+    pub fn with_preconfigured_webhooks(mut self, preconfigured: PreconfiguredWebhooks) -> Self {
+        self.preconfigured = Arc::new(preconfigured);
+        self
+    }
+
+    pub fn preconfigured_webhooks(&self) -> &PreconfiguredWebhooks {
+        &self.preconfigured
+    }
+
+    /// Why `execution` must not start ([`gennaker_model::compatibility::refusal`]).
+    pub fn refusal(&self, execution: &Execution) -> Option<String> {
+        gennaker_model::compatibility::refusal(execution, &self.preconfigured)
     }
 
     /// Writes `execution` unless it is already written, then starts its pipeline machine;
     /// one that cannot run is recorded TERMINAL instead.
     pub async fn launch(&self, execution: &Execution) -> Result<Launched, LaunchError> {
-        if let Some(reason) = gennaker_model::compatibility::refusal(execution) {
+        if let Some(reason) = self.refusal(execution) {
             self.record_refused(
                 execution.clone(),
                 &reason,

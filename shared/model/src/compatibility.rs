@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::execution::Execution;
 use crate::pipeline::PipelineConfig;
+use crate::preconfigured::PreconfiguredWebhooks;
 use crate::stage_types;
 
 /// A stage Gennaker stores but cannot run.
@@ -43,7 +44,11 @@ impl UnrunnableStage {
         name: &str,
         stage_type: &str,
         context: &Map<String, Value>,
+        preconfigured: &PreconfiguredWebhooks,
     ) -> Option<Self> {
+        if preconfigured.contains(stage_type) {
+            return None;
+        }
         Some(Self {
             field: format!("stages[{position}]"),
             ref_id: ref_id.to_string(),
@@ -89,8 +94,12 @@ fn unrunnable_reason(stage_type: &str, context: &Map<String, Value>) -> Option<S
     })
 }
 
-/// Every stage of `config` whose type Gennaker cannot run, in config order.
-pub fn unrunnable_stages(config: &PipelineConfig) -> Vec<UnrunnableStage> {
+/// Every stage of `config` whose type Gennaker cannot run, in config order (the types of
+/// `preconfigured` webhooks run).
+pub fn unrunnable_stages(
+    config: &PipelineConfig,
+    preconfigured: &PreconfiguredWebhooks,
+) -> Vec<UnrunnableStage> {
     let positions = config
         .document()
         .get("stages")
@@ -115,13 +124,17 @@ pub fn unrunnable_stages(config: &PipelineConfig) -> Vec<UnrunnableStage> {
                 &stage.name,
                 &stage.stage_type,
                 &stage.context,
+                preconfigured,
             )
         })
         .collect()
 }
 
 /// The stages of a NOT_STARTED execution that cannot run and may be enabled for its trigger.
-pub fn blocking_stages(execution: &Execution) -> Vec<UnrunnableStage> {
+pub fn blocking_stages(
+    execution: &Execution,
+    preconfigured: &PreconfiguredWebhooks,
+) -> Vec<UnrunnableStage> {
     let trigger = Value::Object(execution.trigger.clone());
     execution
         .stages
@@ -136,14 +149,15 @@ pub fn blocking_stages(execution: &Execution) -> Vec<UnrunnableStage> {
                 &stage.name,
                 &stage.stage_type,
                 &stage.context,
+                preconfigured,
             )
         })
         .collect()
 }
 
 /// Why `execution` must not start, naming every stage that blocks it; `None` when it may.
-pub fn refusal(execution: &Execution) -> Option<String> {
-    let blocking = blocking_stages(execution);
+pub fn refusal(execution: &Execution, preconfigured: &PreconfiguredWebhooks) -> Option<String> {
+    let blocking = blocking_stages(execution, preconfigured);
     if blocking.is_empty() {
         return None;
     }
@@ -189,6 +203,10 @@ mod tests {
     use crate::launch::{Caller, build_execution, resolve_trigger};
     use serde_json::json;
 
+    fn none() -> PreconfiguredWebhooks {
+        PreconfiguredWebhooks::default()
+    }
+
     fn config(value: Value) -> PipelineConfig {
         PipelineConfig::from_value(value).unwrap()
     }
@@ -220,8 +238,21 @@ mod tests {
     }
 
     #[test]
+    fn preconfigured_webhook_types_run() {
+        let hooks = PreconfiguredWebhooks::parse(Some(
+            r#"[{"type": "Vendor. Custom stage", "url": "https://x.example.com"}]"#,
+        ))
+        .unwrap();
+        let types: Vec<String> = unrunnable_stages(&mixed(), &hooks)
+            .into_iter()
+            .map(|stage| stage.stage_type)
+            .collect();
+        assert_eq!(types, ["deployManifest", "kayentaCanary", "runJob"]);
+    }
+
+    #[test]
     fn unrunnable_stages_name_position_ref_id_and_type() {
-        let found = unrunnable_stages(&mixed());
+        let found = unrunnable_stages(&mixed(), &none());
         let summary: Vec<(&str, &str, &str)> = found
             .iter()
             .map(|s| (s.field.as_str(), s.ref_id.as_str(), s.stage_type.as_str()))
@@ -259,16 +290,19 @@ mod tests {
     fn a_stage_disabled_for_the_trigger_does_not_block_and_an_undecidable_one_does() {
         let config = mixed();
         let off = execution_of(&config, json!({"canary": "false"}));
-        let blocking: Vec<String> = blocking_stages(&off)
+        let blocking: Vec<String> = blocking_stages(&off, &none())
             .into_iter()
             .map(|s| s.ref_id)
             .collect();
         assert_eq!(blocking, vec!["2", "3", "5"]);
         let on = execution_of(&config, json!({"canary": "true"}));
-        let blocking: Vec<String> = blocking_stages(&on).into_iter().map(|s| s.ref_id).collect();
+        let blocking: Vec<String> = blocking_stages(&on, &none())
+            .into_iter()
+            .map(|s| s.ref_id)
+            .collect();
         assert_eq!(blocking, vec!["2", "3", "4", "5"]);
         assert_eq!(
-            refusal(&off).unwrap(),
+            refusal(&off, &none()).unwrap(),
             "Pipeline 'Mixed' has stages Gennaker cannot run yet: 2 (Deploy manifest) of type \
              'deployManifest', 3 (Vendor. Custom stage) of type 'Vendor. Custom stage', \
              5 (Migrate) of type 'runJob'"
@@ -283,12 +317,12 @@ mod tests {
             {"refId": "2", "type": "deployCloudFormation", "name": "From artifact",
              "source": "artifact", "stackArtifactId": "a1", "stackArtifactAccount": "s3"}
         ]}));
-        let found = unrunnable_stages(&config);
+        let found = unrunnable_stages(&config, &none());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].ref_id, "2");
         assert!(found[0].reason.contains("artifacts"), "{}", found[0].reason);
         let execution = execution_of(&config, json!({}));
-        let refusal = refusal(&execution).unwrap();
+        let refusal = refusal(&execution, &none()).unwrap();
         assert!(
             refusal.ends_with("2 (From artifact): Gennaker cannot fetch CloudFormation templates from artifacts yet (source: artifact); put the template in the stage (source: text, templateBody)"),
             "{refusal}"
@@ -303,7 +337,7 @@ mod tests {
              "stageEnabled": {"type": "expression", "expression": "false"}}
         ]}));
         let execution = execution_of(&config, json!({}));
-        assert_eq!(refusal(&execution), None);
-        assert_eq!(unrunnable_stages(&config).len(), 1);
+        assert_eq!(refusal(&execution, &none()), None);
+        assert_eq!(unrunnable_stages(&config, &none()).len(), 1);
     }
 }

@@ -12,6 +12,7 @@ pub mod judgment;
 pub mod launch;
 pub mod listing;
 pub mod pipeline;
+pub mod preconfigured;
 pub mod schedules;
 pub mod secrets;
 pub mod stage_types;

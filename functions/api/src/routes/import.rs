@@ -75,7 +75,8 @@ pub async fn import_pipelines(
                 match save_checked(&state, ConfigKind::Pipeline, config, false, &user).await {
                     Ok(saved) => {
                         remember(&mut names_by_application, &saved);
-                        let stages = unrunnable_stages(&saved);
+                        let stages =
+                            unrunnable_stages(&saved, state.launcher.preconfigured_webhooks());
                         (Outcome::Saved(saved, stages), note)
                     }
                     Err(error) if error.status.is_client_error() => (Outcome::Refused(error), note),

@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use gennaker_model::application::application_name_problem;
-use gennaker_model::compatibility::refusal;
 use gennaker_model::json::now_millis;
 use gennaker_model::launch::{Caller, build_execution, resolve_trigger};
 use gennaker_model::validation::validate_pipeline;
@@ -94,7 +93,7 @@ pub async fn start_ad_hoc(
         ));
     }
     let execution = prepare(&state, &config, new_id(), trigger, &headers)?;
-    if let Some(reason) = refusal(&execution) {
+    if let Some(reason) = state.launcher.refusal(&execution) {
         return Err(ApiError::bad_request(reason));
     }
     start(&state, &execution).await?;
@@ -152,7 +151,7 @@ pub(crate) async fn refuse_if_unrunnable(
     state: &AppState,
     execution: &Execution,
 ) -> Result<(), ApiError> {
-    let Some(reason) = refusal(execution) else {
+    let Some(reason) = state.launcher.refusal(execution) else {
         return Ok(());
     };
     record_refused_start(state, execution.clone(), &reason).await?;

@@ -65,12 +65,12 @@ pub async fn compatibility(
     };
     let config =
         found.ok_or_else(|| ApiError::not_found(format!("No pipeline found with id '{id}'")))?;
-    Ok(Json(compatibility_report(&config)))
+    Ok(Json(compatibility_report(&state, &config)))
 }
 
 /// `{id, application, name, runnable, unrunnableStages: [...]}`.
-pub(crate) fn compatibility_report(config: &PipelineConfig) -> Value {
-    let stages = unrunnable_stages(config);
+pub(crate) fn compatibility_report(state: &AppState, config: &PipelineConfig) -> Value {
+    let stages = unrunnable_stages(config, state.launcher.preconfigured_webhooks());
     json!({
         "id": config.id().unwrap_or_default(),
         "application": config.application().unwrap_or_default(),

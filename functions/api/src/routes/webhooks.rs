@@ -128,7 +128,9 @@ fn event_id(headers: &HeaderMap, payload: &Map<String, Value>) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// `GET /webhooks/preconfigured`: the preconfigured webhook stages (none yet).
-pub async fn preconfigured() -> Json<Vec<Value>> {
-    Json(vec![])
+/// `GET /webhooks/preconfigured`: the preconfigured webhook stage types
+/// (`PRECONFIGURED_WEBHOOKS`) as Orca's `WebhookController` lists them for Deck: type,
+/// label, description, parameters; never the URL, headers or payload.
+pub async fn preconfigured(State(state): State<AppState>) -> Json<Vec<Value>> {
+    Json(state.launcher.preconfigured_webhooks().listing())
 }

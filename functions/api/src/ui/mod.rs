@@ -363,6 +363,7 @@ mod tests {
             auth: Default::default(),
             fiat,
             run_as: Default::default(),
+            preconfigured_webhooks: Default::default(),
         };
         crate::AppState::new(&sdk, config)
     }
