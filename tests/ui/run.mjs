@@ -499,6 +499,7 @@ async function permissionScenarios(browser, admin) {
       check(/EXECUTE permission on guarded/.test(await start.getAttribute("title")), "Start does not say why");
       check(/Read-only/.test(await page.locator("#permission-note").innerText()), "no read-only note");
       check((await page.locator(".stage-bar a").count()) >= 1, "the reader does not see the execution");
+      check((await page.locator("section.pipeline p.description").innerText()) === "Ships it", "the pipeline's description is not shown");
       await page.close();
     }
     {
@@ -521,7 +522,7 @@ async function permissionScenarios(browser, admin) {
       check((await page.getByRole("button", { name: /Restore|Delete|Rename|Disable|Save/ }).count()) === 0, "a change is offered");
       check(/Read-only/.test(await page.locator("#permission-note").innerText()), "no read-only note");
       const text = await page.locator("main").innerText();
-      for (const shown of ["ship-hook", "Version", "sec@example.com", "pipeline.failed"]) {
+      for (const shown of ["Ships it", "ship-hook", "Version", "sec@example.com", "pipeline.failed"]) {
         check(text.includes(shown), `the read-only config does not show ${shown}`);
       }
       await expand(page.locator("details.json"));

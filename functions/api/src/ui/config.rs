@@ -148,6 +148,8 @@ async fn render(
                 h1 { (name) }
                 @if disabled { span.badge.st-disabled { "DISABLED" } }
             }
+            @let description = config.get("description").and_then(Value::as_str).unwrap_or_default();
+            @if !description.is_empty() { p.description { (description) } }
             p.summary { a href={ "/ui/applications/" (segment(application)) "/pipelines?pipeline=" (segment(name)) } { "Executions of this pipeline" } }
             @if query.section.is_none() { (layout::notice(query.notice.as_deref())) }
             (viewer::read_only_note(application, allowed, &[Authorization::Write]))

@@ -265,6 +265,8 @@ fn live_markup(
                             (layout::alert(refusal.filter(|refusal| refusal.config_id == id).map(|refusal| refusal.message.as_str())))
                         }
                     }
+                    @let description = text(config, "description");
+                    @if !description.is_empty() { p.description { (description) } }
                     @if mine.is_empty() {
                         p.empty { "No executions" @if !query.statuses().is_empty() { " with this status" } "." }
                     } @else {
