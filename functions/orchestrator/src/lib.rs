@@ -26,7 +26,7 @@ use gennaker_model::concurrency::Admission;
 use gennaker_model::execution::stage_machine_name;
 use gennaker_model::json::now_millis;
 use gennaker_model::preconfigured::PreconfiguredWebhooks;
-use gennaker_model::{Execution, ExecutionStatus};
+use gennaker_model::{Execution, ExecutionStatus, StageExecution};
 use gennaker_protocol::{CancelNotice, PipelineOutcome, WorkerMessage};
 use gennaker_runtime::batch::{GroupFailure, parse_body, process_groups_in_order};
 use gennaker_runtime::event_bus::EventBus;
@@ -589,6 +589,18 @@ impl Orchestrator {
             OrchestratorError::BadMessage(format!("engine asked to start unknown stage {stage_id}"))
         })?;
         let name = stage_machine_name(&execution.id, stage_id, attempt);
+        tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
+        self.run_stage_machine(execution, stage, &name).await
+    }
+
+    /// Starts the stage state machine run `name` for `stage` with its input as of now (a
+    /// first start, or the reconciler's rerun of a run that was lost).
+    pub(crate) async fn run_stage_machine(
+        &self,
+        execution: &Execution,
+        stage: &StageExecution,
+        name: &str,
+    ) -> Result<(), OrchestratorError> {
         let input = stage_input::for_stage(
             execution,
             stage,
@@ -596,9 +608,8 @@ impl Orchestrator {
             now_millis(),
             self.launcher.preconfigured_webhooks(),
         );
-        tracing::info!(stage_id, attempt, stage_type = %stage.stage_type, "starting stage");
         self.step_functions
-            .start_execution(&self.stage_state_machine_arn, &name, &input)
+            .start_execution(&self.stage_state_machine_arn, name, &input)
             .await?;
         Ok(())
     }

@@ -15,7 +15,7 @@ use gennaker_model::{Execution, ExecutionStatus, StageExecution};
 use gennaker_protocol::OrchestrationMessage;
 use gennaker_runtime::step_functions::{RunState, execution_arn};
 
-use crate::{Orchestrator, OrchestratorError, stage_input};
+use crate::{Orchestrator, OrchestratorError};
 
 /// The reconciler's grace period from `STAGE_RERUN_AFTER_SECONDS` (default five minutes).
 pub fn rerun_after_millis(env: &gennaker_env::FunctionEnv) -> i64 {
@@ -135,17 +135,7 @@ impl Orchestrator {
     ) -> Result<(), OrchestratorError> {
         tracing::warn!(execution_id = %execution.id, stage_id = %stage.id, run = name,
             "a running stage has no live state machine run; running it again");
-        let input = stage_input::for_stage(
-            execution,
-            stage,
-            self.window_zone,
-            now_millis(),
-            self.launcher.preconfigured_webhooks(),
-        );
-        self.step_functions
-            .start_execution(&self.stage_state_machine_arn, name, &input)
-            .await?;
-        Ok(())
+        self.run_stage_machine(execution, stage, name).await
     }
 
     async fn abandon(
